@@ -34,15 +34,16 @@ static int parse_host_port(const char *text, const char *rest, TpmBackendSpec *s
 
 		if (!close || close[1] != ':')
 			return tpm_backend_error(ret_error, -EINVAL,
-						 "bad backend '%s': unterminated [IPv6] host", text);
+						 "bad backend '%s': unterminated [IPv6] host",
+						 text);
 		host = g_strndup(rest + 1, (gsize)(close - rest - 1));
 		colon = close + 1;
 	} else {
 		colon = strrchr(rest, ':');
 		if (!colon)
-			return tpm_backend_error(ret_error, -EINVAL,
-						 "bad backend '%s': swtpm needs unix:PATH or HOST:PORT",
-						 text);
+			return tpm_backend_error(
+				ret_error, -EINVAL,
+				"bad backend '%s': swtpm needs unix:PATH or HOST:PORT", text);
 		host = g_strndup(rest, (gsize)(colon - rest));
 	}
 	if (!*host || (strchr(host, ':') != NULL && rest[0] != '['))
@@ -57,8 +58,8 @@ static int parse_host_port(const char *text, const char *rest, TpmBackendSpec *s
 	return 0;
 }
 
-static int parse_path(const char *text, const char *path, TpmBackendKind kind,
-		      TpmBackendSpec *spec, char **ret_error)
+static int parse_path(const char *text, const char *path, TpmBackendKind kind, TpmBackendSpec *spec,
+		      char **ret_error)
 {
 	if (!*path)
 		return tpm_backend_error(ret_error, -EINVAL, "bad backend '%s': empty path", text);

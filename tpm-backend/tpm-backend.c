@@ -69,7 +69,7 @@ int tpm_backend_auto_startup(TpmBackend *be)
 {
 	uint8_t cmd[64];
 	size_t len;
-	uint32_t rc;
+	uint32_t rc = 0;
 	int r;
 
 	r = tpm2_wire_build_self_test(cmd, sizeof(cmd), false, &len);
@@ -102,8 +102,7 @@ int tpm_backend_open(const TpmBackendSpec *spec, TpmBackend **ret, char **ret_er
 		r = tpm_backend_swtpm_new(spec->path, NULL, spec->timeout_ms, &be, ret_error);
 		break;
 	case TPM_BACKEND_SWTPM_TCP:
-		r = tpm_backend_swtpm_new(spec->host, spec->port, spec->timeout_ms, &be,
-					  ret_error);
+		r = tpm_backend_swtpm_new(spec->host, spec->port, spec->timeout_ms, &be, ret_error);
 		break;
 	default:
 		return tpm_backend_error(ret_error, -EINVAL, "unknown backend kind %d",
@@ -115,9 +114,9 @@ int tpm_backend_open(const TpmBackendSpec *spec, TpmBackend **ret, char **ret_er
 	r = tpm_backend_auto_startup(be);
 	if (r < 0) {
 		tpm_backend_free(be);
-		return tpm_backend_error(ret_error, r, "the TPM behind the %s backend does not answer: %s",
-					 spec->kind == TPM_BACKEND_DEVICE ? "device" : "swtpm",
-					 g_strerror(-r));
+		return tpm_backend_error(
+			ret_error, r, "the TPM behind the %s backend does not answer: %s",
+			spec->kind == TPM_BACKEND_DEVICE ? "device" : "swtpm", g_strerror(-r));
 	}
 	*ret = be;
 	return 0;

@@ -83,14 +83,14 @@ typedef enum TpmBackendKind {
 
 typedef struct TpmBackendSpec {
 	TpmBackendKind kind;
-	char *path;  /* libtpms: state directory or NULL (volatile); device; swtpm unix */
-	char *host;  /* swtpm tcp */
-	char *port;  /* swtpm tcp, decimal 1-65535 */
+	char *path; /* libtpms: state directory or NULL (volatile); device; swtpm unix */
+	char *host; /* swtpm tcp */
+	char *port; /* swtpm tcp, decimal 1-65535 */
 	unsigned int timeout_ms; /* device and swtpm: longest wait for one response */
 } TpmBackendSpec;
 
 /* The default for TpmBackendSpec.timeout_ms: longer than any TPM command takes. */
-#define TPM_BACKEND_DEFAULT_TIMEOUT_MS (120 * 1000)
+#define TPM_BACKEND_DEFAULT_TIMEOUT_MS 120000u
 
 /*
  * Parse a backend spec:

@@ -56,7 +56,7 @@ int tpm2_wire_get_u64(Tpm2Reader *r, uint64_t *ret)
 int tpm2_wire_get_tpm2b(Tpm2Reader *r, const uint8_t **ret, uint16_t *ret_size)
 {
 	size_t start = r->off;
-	uint16_t size;
+	uint16_t size = 0;
 	int e;
 
 	e = tpm2_wire_get_u16(r, &size);
@@ -190,8 +190,8 @@ int tpm2_wire_build_self_test(uint8_t *buf, size_t cap, bool full, size_t *ret_l
 	return tpm2_wire_finish(&w, ret_len);
 }
 
-int tpm2_wire_build_get_capability(uint8_t *buf, size_t cap, TPM2_CAP capability,
-				   uint32_t property, uint32_t count, size_t *ret_len)
+int tpm2_wire_build_get_capability(uint8_t *buf, size_t cap, TPM2_CAP capability, uint32_t property,
+				   uint32_t count, size_t *ret_len)
 {
 	Tpm2Writer w = tpm2_writer_init(buf, cap);
 
@@ -207,8 +207,7 @@ int tpm2_wire_build_context_save(uint8_t *buf, size_t cap, TPM2_HANDLE handle, s
 	return build_u32_cmd(buf, cap, TPM2_CC_ContextSave, handle, ret_len);
 }
 
-int tpm2_wire_build_flush_context(uint8_t *buf, size_t cap, TPM2_HANDLE handle,
-				  size_t *ret_len)
+int tpm2_wire_build_flush_context(uint8_t *buf, size_t cap, TPM2_HANDLE handle, size_t *ret_len)
 {
 	return build_u32_cmd(buf, cap, TPM2_CC_FlushContext, handle, ret_len);
 }

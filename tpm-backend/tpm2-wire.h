@@ -128,12 +128,10 @@ int tpm2_wire_response_rc(const uint8_t *rsp, size_t len, uint32_t *ret_rc);
 int tpm2_wire_build_startup(uint8_t *buf, size_t cap, TPM2_SU type, size_t *ret_len);
 int tpm2_wire_build_shutdown(uint8_t *buf, size_t cap, TPM2_SU type, size_t *ret_len);
 int tpm2_wire_build_self_test(uint8_t *buf, size_t cap, bool full, size_t *ret_len);
-int tpm2_wire_build_get_capability(uint8_t *buf, size_t cap, TPM2_CAP capability,
-				   uint32_t property, uint32_t count, size_t *ret_len);
-int tpm2_wire_build_context_save(uint8_t *buf, size_t cap, TPM2_HANDLE handle,
-				 size_t *ret_len);
-int tpm2_wire_build_flush_context(uint8_t *buf, size_t cap, TPM2_HANDLE handle,
-				  size_t *ret_len);
+int tpm2_wire_build_get_capability(uint8_t *buf, size_t cap, TPM2_CAP capability, uint32_t property,
+				   uint32_t count, size_t *ret_len);
+int tpm2_wire_build_context_save(uint8_t *buf, size_t cap, TPM2_HANDLE handle, size_t *ret_len);
+int tpm2_wire_build_flush_context(uint8_t *buf, size_t cap, TPM2_HANDLE handle, size_t *ret_len);
 /*
  * ContextLoad of a TPMS_CONTEXT as a TPM returned it from ContextSave.  -EINVAL when
  * @context is not one well-formed TPMS_CONTEXT of exactly @context_len bytes.

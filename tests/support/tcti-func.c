@@ -86,8 +86,8 @@ int tcti_func_last_errno(TSS2_TCTI_CONTEXT *tcti)
 	return tcti_func_of(tcti)->last_errno;
 }
 
-static int backend_fn(void *user, const uint8_t *cmd, size_t cmd_len, uint8_t *rsp,
-		      size_t rsp_cap, size_t *ret_rsp_len)
+static int backend_fn(void *user, const uint8_t *cmd, size_t cmd_len, uint8_t *rsp, size_t rsp_cap,
+		      size_t *ret_rsp_len)
 {
 	return tpm_backend_transmit(user, cmd, cmd_len, rsp, rsp_cap, ret_rsp_len);
 }

@@ -58,7 +58,7 @@ int test_waitpid_timeout(pid_t pid, unsigned int timeout_ms)
 			return status;
 		if (r < 0 && errno != EINTR)
 			return -1;
-		g_usleep(10 * 1000);
+		g_usleep(10000);
 	}
 	return -1;
 }
@@ -131,8 +131,7 @@ TSS2_RC test_nv_define(TSS2_SYS_CONTEXT *sys, TPM2_HANDLE index, uint16_t size)
 	return Tss2_Sys_NV_DefineSpace(sys, TPM2_RH_OWNER, &pw_auth, &auth, &pub, &rsp_auth);
 }
 
-TSS2_RC test_nv_write(TSS2_SYS_CONTEXT *sys, TPM2_HANDLE index, const uint8_t *data,
-		      uint16_t len)
+TSS2_RC test_nv_write(TSS2_SYS_CONTEXT *sys, TPM2_HANDLE index, const uint8_t *data, uint16_t len)
 {
 	TPM2B_MAX_NV_BUFFER buf = { .size = len };
 	TSS2L_SYS_AUTH_RESPONSE rsp_auth;

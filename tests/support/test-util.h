@@ -23,8 +23,7 @@ TSS2_RC test_get_random(TSS2_SYS_CONTEXT *sys, uint16_t n, uint8_t *out);
 TSS2_RC test_create_primary_ecc(TSS2_SYS_CONTEXT *sys, TPM2_HANDLE *ret_handle);
 /* An ordinary NV index with owner read/write, no DA: reboots never count against it. */
 TSS2_RC test_nv_define(TSS2_SYS_CONTEXT *sys, TPM2_HANDLE index, uint16_t size);
-TSS2_RC test_nv_write(TSS2_SYS_CONTEXT *sys, TPM2_HANDLE index, const uint8_t *data,
-		      uint16_t len);
+TSS2_RC test_nv_write(TSS2_SYS_CONTEXT *sys, TPM2_HANDLE index, const uint8_t *data, uint16_t len);
 TSS2_RC test_nv_read(TSS2_SYS_CONTEXT *sys, TPM2_HANDLE index, uint16_t len, uint8_t *out);
 TSS2_RC test_pcr_extend_sha256(TSS2_SYS_CONTEXT *sys, TPM2_HANDLE pcr, uint8_t fill);
 TSS2_RC test_pcr_read_sha256(TSS2_SYS_CONTEXT *sys, TPM2_HANDLE pcr, uint8_t out[32]);
