@@ -47,7 +47,7 @@ struct TpmBackend {
  * Transmit one command through @be and check the response before anyone reads it: at
  * least 10 bytes, at most TPM2_WIRE_BUF_MAX, header size equal to the bytes received.
  * A response that fails the check gives -EFAULT, as in the kernel's tpm_try_transmit().
- * @cmd_len must be 10 to TPM2_WIRE_BUF_MAX (-EINVAL otherwise).
+ * @cmd_len must be 1 to TPM2_WIRE_BUF_MAX (-EINVAL otherwise).
  */
 int tpm_backend_transmit(TpmBackend *be, const uint8_t *cmd, size_t cmd_len, uint8_t *rsp,
 			 size_t rsp_cap, size_t *ret_rsp_len);
