@@ -1,0 +1,345 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * tpmrm-cuse: serve a TPM 2.0 resource-manager node with the semantics of the kernel's
+ * /dev/tpmrm0, backed by libtpms in this process, a raw TPM device, or a swtpm socket.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cdev-fuse.h"
+#include "control.h"
+#include "fuse-ops.h"
+
+typedef struct Options {
+	char *cuse;
+	char *fuse;
+	char *backend;
+	char *mode;
+	char *owner;
+	char *control;
+	char *pid_file;
+	int response_timeout_s;
+	gboolean raw;
+	gboolean foreground;
+	gboolean verbose;
+	gboolean version;
+} Options;
+
+static bool log_verbose;
+
+static void log_handler(const gchar *domain, GLogLevelFlags level, const gchar *message,
+			gpointer user)
+{
+	const char *what = "";
+
+	(void)domain;
+	(void)user;
+	if ((level & G_LOG_LEVEL_DEBUG) && !log_verbose)
+		return;
+	if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL))
+		what = "error: ";
+	else if (level & G_LOG_LEVEL_WARNING)
+		what = "warning: ";
+	else if (level & G_LOG_LEVEL_DEBUG)
+		what = "debug: ";
+	fprintf(stderr, "tpmrm-cuse[%d]: %s%s\n", (int)getpid(), what, message);
+}
+
+static void options_clear(Options *o)
+{
+	g_free(o->cuse);
+	g_free(o->fuse);
+	g_free(o->backend);
+	g_free(o->mode);
+	g_free(o->owner);
+	g_free(o->control);
+	g_free(o->pid_file);
+}
+
+static int parse_options(int *argc, char ***argv, Options *o)
+{
+	const GOptionEntry entries[] = {
+		{ "cuse", 0, 0, G_OPTION_ARG_STRING, &o->cuse,
+		  "Create /dev/NAME through CUSE (default: tpmrm-cuse)", "NAME" },
+		{ "fuse", 0, 0, G_OPTION_ARG_FILENAME, &o->fuse,
+		  "Serve the node as the regular file PATH through a one-file FUSE mount", "PATH" },
+		{ "backend", 0, 0, G_OPTION_ARG_STRING, &o->backend,
+		  "libtpms (default), libtpms:DIR, device:PATH, swtpm:unix:PATH, swtpm:HOST:PORT",
+		  "SPEC" },
+		{ "mode", 0, 0, G_OPTION_ARG_STRING, &o->mode,
+		  "Permissions of the node (default 0600)", "OCTAL" },
+		{ "owner", 0, 0, G_OPTION_ARG_STRING, &o->owner, "Owner of the node",
+		  "USER[:GROUP]" },
+		{ "raw", 0, 0, G_OPTION_ARG_NONE, &o->raw,
+		  "Serve /dev/tpm0 semantics (exclusive, no resource manager)", NULL },
+		{ "control", 0, 0, G_OPTION_ARG_FILENAME, &o->control,
+		  "Unix socket for introspection (counters, TPM handles)", "PATH" },
+		{ "pid-file", 0, 0, G_OPTION_ARG_FILENAME, &o->pid_file,
+		  "Write the daemon's pid to PATH once the node is ready", "PATH" },
+		{ "response-timeout", 0, 0, G_OPTION_ARG_INT, &o->response_timeout_s,
+		  "Discard an unread response after SECONDS (default 120, as the kernel)",
+		  "SECONDS" },
+		{ "foreground", 'f', 0, G_OPTION_ARG_NONE, &o->foreground, "Stay in the foreground",
+		  NULL },
+		{ "verbose", 'v', 0, G_OPTION_ARG_NONE, &o->verbose, "Log debug messages", NULL },
+		{ "version", 0, 0, G_OPTION_ARG_NONE, &o->version, "Print the version", NULL },
+		{ NULL, 0, 0, 0, NULL, NULL, NULL },
+	};
+	g_autoptr(GOptionContext) ctx = g_option_context_new("- a TPM 2.0 resource-manager node");
+	g_autoptr(GError) error = NULL;
+
+	g_option_context_set_summary(ctx, "Serves a node with the semantics of the Linux kernel's "
+					  "/dev/tpmrm0: each open is a private\nspace with "
+					  "virtualised transient handles, cleaned up at close.");
+	g_option_context_set_description(
+		ctx, "Examples:\n"
+		     "  tpmrm-cuse --fuse /run/tpmrm0 -f\n"
+		     "  tpmrm-cuse --fuse /run/tpmrm0 --backend libtpms:/var/lib/tpmrm-cuse\n"
+		     "  TPM2TOOLS_TCTI=device:/run/tpmrm0 tpm2_getrandom 8 --hex\n\n"
+		     "See tpmrm-cuse(8).\n");
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	if (!g_option_context_parse(ctx, argc, argv, &error)) {
+		fprintf(stderr, "tpmrm-cuse: %s (see --help)\n", error->message);
+		return -EINVAL;
+	}
+	if (*argc > 1) {
+		fprintf(stderr, "tpmrm-cuse: unexpected argument '%s' (see --help)\n", (*argv)[1]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_mode(const char *text, mode_t *ret)
+{
+	char *end;
+	unsigned long v;
+
+	if (!text)
+		return 0;
+	errno = 0;
+	v = strtoul(text, &end, 8);
+	if (errno || end == text || *end || v > 07777) {
+		fprintf(stderr,
+			"tpmrm-cuse: bad --mode '%s': expected an octal mode such as 0660\n", text);
+		return -EINVAL;
+	}
+	*ret = (mode_t)v;
+	return 0;
+}
+
+static int parse_owner(const char *text, uid_t *ret_uid, gid_t *ret_gid)
+{
+	g_auto(GStrv) parts = NULL;
+	struct passwd *pw;
+	struct group *gr;
+
+	if (!text)
+		return 0;
+	parts = g_strsplit(text, ":", 2);
+	pw = parts[0] && *parts[0] ? getpwnam(parts[0]) : NULL;
+	if (!pw) {
+		fprintf(stderr, "tpmrm-cuse: bad --owner '%s': no user '%s'\n", text,
+			parts[0] ? parts[0] : "");
+		return -EINVAL;
+	}
+	*ret_uid = pw->pw_uid;
+	*ret_gid = pw->pw_gid;
+	if (parts[1]) {
+		gr = getgrnam(parts[1]);
+		if (!gr) {
+			fprintf(stderr, "tpmrm-cuse: bad --owner '%s': no group '%s'\n", text,
+				parts[1]);
+			return -EINVAL;
+		}
+		*ret_gid = gr->gr_gid;
+	}
+	return 0;
+}
+
+/*
+ * Without -f: fork now, before any thread exists; the parent waits until the child says
+ * the node is ready (or failed) and exits with that status.  Returns the pipe end the
+ * child reports on, or -1 in the foreground.
+ */
+static int detach(void)
+{
+	int p[2];
+	char status = 1;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
+		fprintf(stderr, "tpmrm-cuse: cannot detach: %s\n", g_strerror(errno));
+		exit(EXIT_FAILURE);
+	}
+	if (pid > 0) {
+		close(p[1]);
+		if (read(p[0], &status, 1) != 1)
+			status = 1;
+		_exit(status);
+	}
+	close(p[0]);
+	setsid();
+	return p[1];
+}
+
+static void report_ready(int fd, char status)
+{
+	if (fd < 0)
+		return;
+	if (write(fd, &status, 1) != 1)
+		g_warning("cannot tell the parent process that the node is ready");
+	close(fd);
+}
+
+static int write_pid_file(const char *path)
+{
+	g_autofree char *text = g_strdup_printf("%d\n", (int)getpid());
+	g_autoptr(GError) error = NULL;
+
+	if (path && !g_file_set_contents(path, text, -1, &error)) {
+		g_critical("cannot write pid file: %s", error->message);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Threads of our own must leave SIGINT/SIGTERM/SIGHUP to libfuse's loop. */
+static void block_exit_signals(bool block, sigset_t *old)
+{
+	sigset_t set;
+
+	if (!block) {
+		pthread_sigmask(SIG_SETMASK, old, NULL);
+		return;
+	}
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, old);
+}
+
+typedef struct Daemon {
+	TpmBackend *backend;
+	Rm *rm;
+	CdevDevice *dev;
+	Control *control;
+	FuseFile *fuse;
+} Daemon;
+
+/* Everything in the order a clean stop needs: spaces flushed, TPM shut down, unmounted. */
+static void daemon_stop(Daemon *d)
+{
+	control_stop(d->control);
+	cdev_device_free(d->dev); /* finishes the command in flight, frees every space */
+	rm_free(d->rm);
+	tpm_backend_free(d->backend); /* libtpms: TPM2_Shutdown(STATE), state written */
+	fuse_file_free(d->fuse);      /* unmount */
+}
+
+static int daemon_start(Daemon *d, const Options *o, const FuseFileOptions *fo)
+{
+	const char *spec = o->backend ? o->backend : "libtpms";
+	CdevConfig cc = { .response_timeout_ms = (unsigned int)o->response_timeout_s * 1000 };
+	g_autofree char *error = NULL;
+	sigset_t old;
+	int r;
+
+	r = tpm_backend_open_spec(spec, &d->backend, &error);
+	if (r < 0) {
+		g_critical("backend %s: %s", spec, error);
+		return r;
+	}
+	r = rm_new(d->backend, NULL, &d->rm);
+	if (r < 0) {
+		g_critical("backend %s: the TPM does not give its command table: %s", spec,
+			   g_strerror(-r));
+		return r;
+	}
+	block_exit_signals(true, &old);
+	d->dev = cdev_device_new(d->rm, &cc, &fuse_ops_wakeups);
+	if (o->control)
+		r = control_start(o->control, d->rm, d->dev, &d->control, &error);
+	block_exit_signals(false, &old);
+	if (r < 0) {
+		g_critical("control socket: %s", error);
+		return r;
+	}
+	r = fuse_file_mount(d->dev, fo, &d->fuse, &error);
+	if (r < 0) {
+		g_critical("%s", error);
+		return r;
+	}
+	g_message("serving %s with the %s backend%s%s", fo->path, tpm_backend_name(d->backend),
+		  o->control ? ", control socket " : "", o->control ? o->control : "");
+	return 0;
+}
+
+static int run(const Options *o, const FuseFileOptions *fo, int ready_fd)
+{
+	Daemon d = { NULL };
+	int r;
+
+	r = daemon_start(&d, o, fo);
+	if (r == 0)
+		r = write_pid_file(o->pid_file);
+	report_ready(ready_fd, r == 0 ? 0 : 1);
+	if (r == 0) {
+		r = fuse_file_run(d.fuse);
+		g_message("stopping: finishing the command in flight and freeing every space");
+	}
+	daemon_stop(&d);
+	if (o->pid_file)
+		unlink(o->pid_file);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	Options o = { .response_timeout_s = 120 };
+	FuseFileOptions fo = { .mode = 0600, .uid = geteuid(), .gid = getegid() };
+	int ready_fd = -1, r;
+
+	g_log_set_default_handler(log_handler, NULL);
+	if (parse_options(&argc, &argv, &o) < 0)
+		return 2;
+	if (o.version) {
+		printf("tpmrm-cuse %s\n", TPMRM_VERSION);
+		return 0;
+	}
+	log_verbose = o.verbose;
+	if (o.response_timeout_s < 1 || o.response_timeout_s > 24 * 3600) {
+		fprintf(stderr, "tpmrm-cuse: --response-timeout must be 1 to 86400 seconds\n");
+		return 2;
+	}
+	if (o.raw) {
+		fprintf(stderr, "tpmrm-cuse: --raw (/dev/tpm0 semantics) is not available yet\n");
+		return 2;
+	}
+	if (!o.fuse) {
+		fprintf(stderr,
+			"tpmrm-cuse: the CUSE transport%s%s is not available yet in this "
+			"version; serve a FUSE file instead: --fuse PATH\n",
+			o.cuse ? " --cuse " : "", o.cuse ? o.cuse : "");
+		return 2;
+	}
+	if (parse_mode(o.mode, &fo.mode) < 0 || parse_owner(o.owner, &fo.uid, &fo.gid) < 0)
+		return 2;
+	fo.path = o.fuse;
+	/* Root serves other users as the node's mode says; see the README's permissions. */
+	fo.allow_other = geteuid() == 0;
+
+	if (!o.foreground)
+		ready_fd = detach();
+	r = run(&o, &fo, ready_fd);
+	options_clear(&o);
+	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
