@@ -120,24 +120,30 @@ static void file_timer_fire(DispatchTimer *t);
 
 CdevFile *cdev_file_open(CdevDevice *dev, const RmCaller *caller)
 {
-	CdevFile *f = g_new0(CdevFile, 1);
+	CdevFile *f;
 
+	g_mutex_lock(&dev->lock);
+	if (dev->cfg.raw && dev->files.length > 0) { /* A2: the kernel's is_open bit */
+		g_mutex_unlock(&dev->lock);
+		return NULL;
+	}
+	f = g_new0(CdevFile, 1);
 	f->dev = dev;
+	f->id = dev->next_id++;
 	if (caller)
 		f->caller = *caller;
-	f->space = rm_space_new(dev->rm, caller);
+	f->link.data = f;
+	g_queue_push_tail_link(&dev->files, &f->link);
+	dev->stats.files_open++;
+	g_mutex_unlock(&dev->lock);
+
+	/* J1: a raw file has no space; A6: so its close flushes nothing. */
+	f->space = dev->cfg.raw ? NULL : rm_space_new(dev->rm, caller);
 	g_mutex_init(&f->lock);
 	g_cond_init(&f->cond);
 	f->response_read = true; /* the kernel's starting state */
 	f->job.run = file_run_command;
 	f->timer.fire = file_timer_fire;
-	f->link.data = f;
-
-	g_mutex_lock(&dev->lock);
-	f->id = dev->next_id++;
-	g_queue_push_tail_link(&dev->files, &f->link);
-	dev->stats.files_open++;
-	g_mutex_unlock(&dev->lock);
 	return f;
 }
 
@@ -228,6 +234,8 @@ static void file_run_command(DispatchJob *job)
 	/* F2: the chip is gone while the command waited: the async errno is EIO. */
 	if (device_stopping(f->dev))
 		r = f->async ? -EIO : -EPIPE;
+	else if (f->dev->cfg.raw) /* J1, J2: straight to the TPM */
+		r = rm_process_raw(f->dev->rm, cmd, cmd_len, rsp, sizeof(rsp), &rsp_len);
 	else
 		r = rm_process(f->dev->rm, f->space, cmd, cmd_len, rsp, sizeof(rsp), &rsp_len);
 

@@ -31,6 +31,7 @@ typedef struct CdevPollOps {
 
 typedef struct CdevConfig {
 	unsigned int response_timeout_ms; /* E1; 0 means the default */
+	bool raw; /* /dev/tpm0 semantics (J): exclusive open, no resource manager */
 } CdevConfig;
 
 typedef struct CdevStats {
@@ -58,7 +59,10 @@ void cdev_device_get_stats(CdevDevice *dev, CdevStats *ret);
 /* Wait up to @timeout_ms until at most @max_open files are open; returns the number open. */
 unsigned int cdev_device_wait_open(CdevDevice *dev, unsigned int max_open, unsigned int timeout_ms);
 
-/* A1: any number of opens, each with a private space. */
+/*
+ * A1: any number of opens, each with a private space.  In raw mode (A2, J1) only one file
+ * may be open at a time: NULL means another is (the open fails with EBUSY).
+ */
 CdevFile *cdev_file_open(CdevDevice *dev, const RmCaller *caller);
 /* A5: waits for the file's command in flight, drops any response, frees the space. */
 void cdev_file_release(CdevFile *f);

@@ -37,6 +37,12 @@ void fuse_ops_open(fuse_req_t req, struct fuse_file_info *fi)
 	RmCaller caller = { .uid = ctx->uid, .gid = ctx->gid, .pid = ctx->pid };
 	CdevFile *f = cdev_file_open(c->dev, &caller);
 
+	if (!f) { /* A2: the raw node is exclusive */
+		g_info("open %s refused: already open (uid %u, pid %d)", c->node,
+		       (unsigned int)ctx->uid, (int)ctx->pid);
+		fuse_reply_err(req, EBUSY);
+		return;
+	}
 	/* Offsets mean nothing: the kernel's own read cursor lives in the CdevFile. */
 	fi->fh = (uintptr_t)f;
 	fi->direct_io = 1;

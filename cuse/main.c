@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cdev-cuse.h"
 #include "cdev-fuse.h"
 #include "control.h"
 #include "fuse-ops.h"
@@ -228,11 +229,15 @@ static void block_exit_signals(bool block, sigset_t *old)
 }
 
 typedef struct Daemon {
+	const Options *o;
 	TpmBackend *backend;
 	Rm *rm;
 	CdevDevice *dev;
 	Control *control;
 	FuseFile *fuse;
+	CuseDev *cuse;
+	const char *node;
+	int ready_fd; /* the parent waiting for readiness, or -1 */
 } Daemon;
 
 /* Everything in the order a clean stop needs: spaces flushed, TPM shut down, unmounted. */
@@ -243,12 +248,55 @@ static void daemon_stop(Daemon *d)
 	rm_free(d->rm);
 	tpm_backend_free(d->backend); /* libtpms: TPM2_Shutdown(STATE), state written */
 	fuse_file_free(d->fuse);      /* unmount */
+	cuse_dev_free(d->cuse);	      /* the CUSE node goes away */
 }
 
-static int daemon_start(Daemon *d, const Options *o, const FuseFileOptions *fo)
+/* The node exists with its mode: write the pid file and let a waiting parent go. */
+static void daemon_ready(void *user, int status)
 {
+	Daemon *d = user;
+
+	if (status == 0)
+		status = write_pid_file(d->o->pid_file);
+	if (status == 0)
+		g_message("serving %s%s with the %s backend%s%s", d->o->raw ? "raw (tpm0) " : "",
+			  d->node, tpm_backend_name(d->backend),
+			  d->o->control ? ", control socket " : "",
+			  d->o->control ? d->o->control : "");
+	report_ready(d->ready_fd, status == 0 ? 0 : 1);
+	d->ready_fd = -1;
+}
+
+static int start_transport(Daemon *d, const FuseFileOptions *fo)
+{
+	g_autofree char *error = NULL;
+	int r;
+
+	if (d->o->fuse) {
+		r = fuse_file_mount(d->dev, fo, &d->fuse, &error);
+		if (r == 0)
+			daemon_ready(d, 0);
+	} else {
+		CuseDevOptions co = { .name = d->o->cuse,
+				      .mode = fo->mode,
+				      .uid = fo->uid,
+				      .gid = fo->gid,
+				      .ready = daemon_ready,
+				      .user = d };
+
+		r = cuse_dev_start(d->dev, &co, &d->cuse, &error);
+	}
+	if (r < 0)
+		g_critical("%s", error);
+	return r;
+}
+
+static int daemon_start(Daemon *d, const FuseFileOptions *fo)
+{
+	const Options *o = d->o;
 	const char *spec = o->backend ? o->backend : "libtpms";
-	CdevConfig cc = { .response_timeout_ms = (unsigned int)o->response_timeout_s * 1000 };
+	CdevConfig cc = { .response_timeout_ms = (unsigned int)o->response_timeout_s * 1000,
+			  .raw = o->raw };
 	g_autofree char *error = NULL;
 	sigset_t old;
 	int r;
@@ -273,29 +321,22 @@ static int daemon_start(Daemon *d, const Options *o, const FuseFileOptions *fo)
 		g_critical("control socket: %s", error);
 		return r;
 	}
-	r = fuse_file_mount(d->dev, fo, &d->fuse, &error);
-	if (r < 0) {
-		g_critical("%s", error);
-		return r;
-	}
-	g_message("serving %s with the %s backend%s%s", fo->path, tpm_backend_name(d->backend),
-		  o->control ? ", control socket " : "", o->control ? o->control : "");
-	return 0;
+	return start_transport(d, fo);
 }
 
 static int run(const Options *o, const FuseFileOptions *fo, int ready_fd)
 {
-	Daemon d = { NULL };
+	g_autofree char *devname = o->fuse ? NULL : g_strdup_printf("/dev/%s", o->cuse);
+	Daemon d = { .o = o, .ready_fd = ready_fd, .node = o->fuse ? o->fuse : devname };
 	int r;
 
-	r = daemon_start(&d, o, fo);
-	if (r == 0)
-		r = write_pid_file(o->pid_file);
-	report_ready(ready_fd, r == 0 ? 0 : 1);
+	r = daemon_start(&d, fo);
 	if (r == 0) {
-		r = fuse_file_run(d.fuse);
+		r = d.fuse ? fuse_file_run(d.fuse) : cuse_dev_run(d.cuse);
 		g_message("stopping: finishing the command in flight and freeing every space");
 	}
+	if (d.ready_fd >= 0) /* never became ready */
+		report_ready(d.ready_fd, 1);
 	daemon_stop(&d);
 	if (o->pid_file)
 		unlink(o->pid_file);
@@ -320,15 +361,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tpmrm-cuse: --response-timeout must be 1 to 86400 seconds\n");
 		return 2;
 	}
-	if (o.raw) {
-		fprintf(stderr, "tpmrm-cuse: --raw (/dev/tpm0 semantics) is not available yet\n");
+	if (o.cuse && o.fuse) {
+		fprintf(stderr, "tpmrm-cuse: --cuse and --fuse exclude each other\n");
 		return 2;
 	}
-	if (!o.fuse) {
-		fprintf(stderr,
-			"tpmrm-cuse: the CUSE transport%s%s is not available yet in this "
-			"version; serve a FUSE file instead: --fuse PATH\n",
-			o.cuse ? " --cuse " : "", o.cuse ? o.cuse : "");
+	if (!o.fuse && !o.cuse)
+		o.cuse = g_strdup("tpmrm-cuse");
+	if (o.cuse && (!*o.cuse || strchr(o.cuse, '/'))) {
+		fprintf(stderr, "tpmrm-cuse: bad --cuse '%s': a device name such as tpmrm-cuse\n",
+			o.cuse);
 		return 2;
 	}
 	if (parse_mode(o.mode, &fo.mode) < 0 || parse_owner(o.owner, &fo.uid, &fo.gid) < 0)

@@ -198,26 +198,32 @@ void rm_count_errno(Rm *rm, int r)
 	rm->stats.errors[rm_errno_index(-r)]++;
 }
 
+/*
+ * What write() checks before the RM sees anything (B1, B4), repeated for direct users of
+ * the library; then the command goes into the kernel's per-file buffer: the client's
+ * bytes, then zeros (H5).
+ */
+static int load_command(Rm *rm, const uint8_t *cmd, size_t cmd_len)
+{
+	if (cmd_len > RM_BUF_MAX)
+		return -E2BIG;
+	if (cmd_len < 6 || tpm2_wire_load_u32(cmd + 2) > cmd_len)
+		return -EINVAL;
+	memcpy(rm->cmd, cmd, cmd_len);
+	memset(rm->cmd + cmd_len, 0, sizeof(rm->cmd) - cmd_len);
+	return 0;
+}
+
 static int process_locked(Rm *rm, RmSpace *space, const uint8_t *cmd, size_t cmd_len, uint8_t *rsp,
 			  size_t rsp_cap, size_t *ret_rsp_len)
 {
-	Tpm2Header h;
 	uint32_t attrs = 0;
 	size_t len = 0;
 	int r;
 
-	/* What write() checks before the RM sees anything (B1, B4); here for direct users. */
-	if (cmd_len > RM_BUF_MAX)
-		return -E2BIG;
-	if (cmd_len < 6 || (cmd_len >= TPM2_WIRE_HEADER_SIZE &&
-			    tpm2_wire_header_parse(cmd, cmd_len, &h) == 0 && h.size > cmd_len))
-		return -EINVAL;
-	if (cmd_len < TPM2_WIRE_HEADER_SIZE && tpm2_wire_load_u32(cmd + 2) > cmd_len)
-		return -EINVAL;
-
-	/* The kernel's per-file buffer: the client's bytes, then zeros (H5). */
-	memcpy(rm->cmd, cmd, cmd_len);
-	memset(rm->cmd + cmd_len, 0, sizeof(rm->cmd) - cmd_len);
+	r = load_command(rm, cmd, cmd_len);
+	if (r < 0)
+		return r;
 
 	r = prepare(rm, space, cmd_len, &attrs);
 	if (r == -EOPNOTSUPP) {
@@ -260,6 +266,25 @@ int rm_process(Rm *rm, RmSpace *space, const uint8_t *cmd, size_t cmd_len, uint8
 		g_debug("space %" G_GUINT64_FORMAT ": command failed: %s", space->id,
 			g_strerror(-r));
 	}
+	return r;
+}
+
+int rm_process_raw(Rm *rm, const uint8_t *cmd, size_t cmd_len, uint8_t *rsp, size_t rsp_cap,
+		   size_t *ret_rsp_len)
+{
+	G_GNUC_UNUSED g_autoptr(GMutexLocker) locker = NULL;
+	int r;
+
+	g_return_val_if_fail(rm && cmd && rsp && ret_rsp_len, -EINVAL);
+	g_return_val_if_fail(rsp_cap >= RM_BUF_MAX, -EINVAL);
+
+	locker = g_mutex_locker_new(&rm->lock);
+	rm->stats.client_commands++;
+	r = load_command(rm, cmd, cmd_len);
+	if (r == 0)
+		r = rm_transmit(rm, rm->cmd, cmd_len, rsp, rsp_cap, ret_rsp_len);
+	if (r < 0)
+		rm_count_errno(rm, r);
 	return r;
 }
 

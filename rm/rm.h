@@ -118,6 +118,15 @@ const RmCaller *rm_space_caller(const RmSpace *space);
 int rm_process(Rm *rm, RmSpace *space, const uint8_t *cmd, size_t cmd_len, uint8_t *rsp,
 	       size_t rsp_cap, size_t *ret_rsp_len);
 
+/*
+ * The /dev/tpm0 path (spec J): no space, no command validation, no handle translation;
+ * only the kernel's transmit rules (ENODATA for a header size of 0, TPM_RC_RETRY and
+ * TPM_RC_TESTING retried).  Unknown command codes reach the TPM, which answers them.
+ * Same return convention as rm_process().
+ */
+int rm_process_raw(Rm *rm, const uint8_t *cmd, size_t cmd_len, uint8_t *rsp, size_t rsp_cap,
+		   size_t *ret_rsp_len);
+
 /* Errno values counted one by one; anything else counts as "other". */
 typedef enum RmErrnoIndex {
 	RM_ERR_EINVAL,
