@@ -62,16 +62,19 @@ static int eager_swap_in(Rm *rm, RmTables *w)
 			rm->stats.forgotten_sessions++;
 			w->session_tbl[i] = 0;
 		} else if (r < 0) {
-			goto err_flush;
+			goto err_flush_twice;
 		}
 		if (handle != w->session_tbl[i]) {
 			g_debug("session restored to wrong handle 0x%08x", handle);
 			r = -EFAULT;
-			goto err_flush;
+			goto err_flush_twice;
 		}
 	}
 	return 0;
 
+err_flush_twice:
+	/* The kernel's tpm2_load_space() flushes here, and tpm2_prepare_space() again. */
+	eager_flush(rm, w);
 err_flush:
 	eager_flush(rm, w);
 	return r;
