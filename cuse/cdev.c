@@ -219,6 +219,7 @@ static void arm_timeout(CdevFile *f)
 static void file_run_command(DispatchJob *job)
 {
 	CdevFile *f = G_STRUCT_MEMBER_P(job, -G_STRUCT_OFFSET(CdevFile, job));
+	CdevDevice *dev = f->dev; /* outlives @f, which release may free once we unlock */
 	uint8_t cmd[RM_BUF_MAX], rsp[RM_BUF_MAX];
 	size_t cmd_len, rsp_len = 0;
 	void *ph = NULL;
@@ -232,12 +233,12 @@ static void file_run_command(DispatchJob *job)
 	g_mutex_unlock(&f->lock);
 
 	/* F2: the chip is gone while the command waited: the async errno is EIO. */
-	if (device_stopping(f->dev))
+	if (device_stopping(dev))
 		r = f->async ? -EIO : -EPIPE;
-	else if (f->dev->cfg.raw) /* J1, J2: straight to the TPM */
-		r = rm_process_raw(f->dev->rm, cmd, cmd_len, rsp, sizeof(rsp), &rsp_len);
+	else if (dev->cfg.raw) /* J1, J2: straight to the TPM */
+		r = rm_process_raw(dev->rm, cmd, cmd_len, rsp, sizeof(rsp), &rsp_len);
 	else
-		r = rm_process(f->dev->rm, f->space, cmd, cmd_len, rsp, sizeof(rsp), &rsp_len);
+		r = rm_process(dev->rm, f->space, cmd, cmd_len, rsp, sizeof(rsp), &rsp_len);
 
 	g_mutex_lock(&f->lock);
 	if (r == 0) {
@@ -255,8 +256,9 @@ static void file_run_command(DispatchJob *job)
 	f->running = false;
 	g_cond_broadcast(&f->cond);
 	g_mutex_unlock(&f->lock);
-	if (ph && f->dev->poll_ops.notify)
-		f->dev->poll_ops.notify(ph);
+	/* From here on @f may be gone. */
+	if (ph && dev->poll_ops.notify)
+		dev->poll_ops.notify(ph);
 }
 
 /* E1, E2: on the dispatcher thread, when a response may have waited too long. */
@@ -389,20 +391,16 @@ unsigned int cdev_file_poll(CdevFile *f, void *ph)
 	/* D5: the kernel's poll takes the buffer mutex, held while a command runs. */
 	while (f->running)
 		g_cond_wait(&f->cond, &f->lock);
-	if (f->response_length != 0) { /* D1 */
-		mask = POLLIN | POLLRDNORM;
-	} else { /* D2: also while an O_NONBLOCK command is queued */
-		mask = POLLOUT | POLLWRNORM;
-		if (ph) { /* D4: woken by the completion or the time-out */
-			old = f->ph;
-			f->ph = ph;
-			ph = NULL;
-		}
+	/* D1; D2 also while an O_NONBLOCK command is queued. */
+	mask = f->response_length != 0 ? POLLIN | POLLRDNORM : POLLOUT | POLLWRNORM;
+	/* D4: the poller waits on the queue whatever the answer: completions and time-outs
+	 * wake it. */
+	if (ph) {
+		old = f->ph;
+		f->ph = ph;
 	}
 	g_mutex_unlock(&f->lock);
 	if (old && f->dev->poll_ops.destroy)
 		f->dev->poll_ops.destroy(old);
-	if (ph && f->dev->poll_ops.destroy)
-		f->dev->poll_ops.destroy(ph);
 	return mask;
 }

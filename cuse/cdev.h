@@ -81,8 +81,8 @@ ssize_t cdev_file_read(CdevFile *f, uint8_t *buf, size_t len);
 /*
  * D1-D5: POLLIN|POLLRDNORM when a response or an error is pending, else
  * POLLOUT|POLLWRNORM; never POLLERR or POLLHUP.  Waits while the file's command runs.
- * @ph (may be NULL) is kept and woken when the state changes (async completion, time-out),
- * or released at once when the answer is already POLLIN.
+ * @ph (may be NULL) is kept, replacing an older one, and woken when the state changes
+ * (async completion, time-out), as the kernel's wait queue would be.
  */
 unsigned int cdev_file_poll(CdevFile *f, void *ph);
 
