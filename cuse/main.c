@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "cdev-cuse.h"
@@ -35,6 +36,7 @@ typedef struct Options {
 } Options;
 
 static bool log_verbose;
+static bool log_syslog; /* detached: stderr is gone */
 
 static void log_handler(const gchar *domain, GLogLevelFlags level, const gchar *message,
 			gpointer user)
@@ -51,7 +53,14 @@ static void log_handler(const gchar *domain, GLogLevelFlags level, const gchar *
 		what = "warning: ";
 	else if (level & G_LOG_LEVEL_DEBUG)
 		what = "debug: ";
-	fprintf(stderr, "tpmrm-cuse[%d]: %s%s\n", (int)getpid(), what, message);
+	if (log_syslog)
+		syslog(level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL) ? LOG_ERR
+		       : level & G_LOG_LEVEL_WARNING			  ? LOG_WARNING
+		       : level & G_LOG_LEVEL_DEBUG			  ? LOG_DEBUG
+									  : LOG_INFO,
+		       "%s%s", what, message);
+	else
+		fprintf(stderr, "tpmrm-cuse[%d]: %s%s\n", (int)getpid(), what, message);
 }
 
 static void options_clear(Options *o)
@@ -191,10 +200,29 @@ static int detach(void)
 	return p[1];
 }
 
+/*
+ * Tell the waiting parent how the start went.  Once ready, a detached daemon lets go of
+ * the caller's terminal or pipe (else `out=$(tpmrm-cuse ...)` would wait for its exit)
+ * and logs to syslog from then on.
+ */
 static void report_ready(int fd, char status)
 {
+	int null;
+
 	if (fd < 0)
 		return;
+	if (status == 0) {
+		openlog("tpmrm-cuse", LOG_PID, LOG_DAEMON);
+		log_syslog = true;
+		null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (null >= 0) {
+			dup2(null, STDIN_FILENO);
+			dup2(null, STDOUT_FILENO);
+			dup2(null, STDERR_FILENO);
+			if (null > STDERR_FILENO)
+				close(null);
+		}
+	}
 	if (write(fd, &status, 1) != 1)
 		g_warning("cannot tell the parent process that the node is ready");
 	close(fd);

@@ -78,6 +78,8 @@ struct Rm {
 
 	RmTables work;	  /* the command's work copy (the kernel's chip->work_space) */
 	RmSpace *current; /* the space whose command runs, for its counters */
+	/* Space bookkeeping has its own lock: an open must not wait for a TPM command (A1). */
+	GMutex space_lock; /* @next_space_id, @stats.spaces_open, @stats.spaces_freed */
 	uint64_t next_space_id;
 	RmStats stats;
 

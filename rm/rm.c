@@ -48,6 +48,7 @@ int rm_new(TpmBackend *backend, const RmOptions *opts, Rm **ret)
 	g_return_val_if_fail(backend && ret, -EINVAL);
 	rm = g_new0(Rm, 1);
 	g_mutex_init(&rm->lock);
+	g_mutex_init(&rm->space_lock);
 	rm->backend = backend;
 	if (opts)
 		rm->opts = *opts;
@@ -75,6 +76,7 @@ void rm_free(Rm *rm)
 		return;
 	rm_tables_clear(&rm->work);
 	g_free(rm->cc_attrs);
+	g_mutex_clear(&rm->space_lock);
 	g_mutex_clear(&rm->lock);
 	g_free(rm);
 }
@@ -82,14 +84,17 @@ void rm_free(Rm *rm)
 RmSpace *rm_space_new(Rm *rm, const RmCaller *caller)
 {
 	RmSpace *space = g_new0(RmSpace, 1);
-	G_GNUC_UNUSED g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&rm->lock);
 
 	space->rm = rm;
-	space->id = rm->next_space_id++;
 	if (caller)
 		space->caller = *caller;
 	rm_tables_init(&space->tables, &rm->opts, false);
+
+	/* A1: opening allocates and never waits for the TPM, so not under rm->lock. */
+	g_mutex_lock(&rm->space_lock);
+	space->id = rm->next_space_id++;
 	rm->stats.spaces_open++;
+	g_mutex_unlock(&rm->space_lock);
 	g_debug("space %" G_GUINT64_FORMAT ": new (uid %u, pid %d)", space->id,
 		(unsigned int)space->caller.uid, (int)space->caller.pid);
 	return space;
@@ -112,10 +117,13 @@ void rm_space_free(RmSpace *space)
 		if (space->tables.session_tbl[i])
 			rm_context_flush(rm, space->tables.session_tbl[i]);
 	rm->current = NULL;
+	g_mutex_unlock(&rm->lock);
+
+	g_mutex_lock(&rm->space_lock);
 	rm->stats.spaces_open--;
 	rm->stats.spaces_freed++;
+	g_mutex_unlock(&rm->space_lock);
 	g_debug("space %" G_GUINT64_FORMAT ": freed", space->id);
-	g_mutex_unlock(&rm->lock);
 
 	rm_tables_clear(&space->tables);
 	g_free(space);
@@ -316,7 +324,9 @@ void rm_get_stats(Rm *rm, RmStats *ret)
 {
 	G_GNUC_UNUSED g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&rm->lock);
 
+	g_mutex_lock(&rm->space_lock);
 	*ret = rm->stats;
+	g_mutex_unlock(&rm->space_lock);
 }
 
 void rm_space_get_stats(RmSpace *space, RmSpaceStats *ret)
