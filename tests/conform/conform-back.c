@@ -127,6 +127,33 @@ int back_settle(Conform *c)
 	return -EPROTO;
 }
 
+int node_open_released(Conform *c, int flags, int64_t *ret_waited_ms)
+{
+	int64_t t0 = now_ms(), left;
+	char req[64], out[128];
+	bool asked = false;
+	int fd;
+
+	for (;;) {
+		fd = node_open(c, flags);
+		left = t0 + CONFORM_REOPEN_MS - now_ms();
+		if (fd != -EBUSY || left <= 0)
+			break;
+		if (c->control && !asked) {
+			conform_step(c, "control: wait-spaces %d %lld", c->nopen, (long long)left);
+			snprintf(req, sizeof(req), "wait-spaces %d %lld", c->nopen,
+				 (long long)left);
+			ctl_request(c, req, out, sizeof(out), (int)left + 5000);
+			asked = true;
+		} else {
+			sleep_ms(10);
+		}
+	}
+	if (ret_waited_ms)
+		*ret_waited_ms = now_ms() - t0;
+	return fd;
+}
+
 /* "NAME 0x.. 0x..": the handles after @name into @out; false if the line is not @name's. */
 static bool parse_handle_line(const char *line, const char *name, TpmList *out)
 {

@@ -41,6 +41,15 @@ int ctl_request(const Conform *c, const char *req, char *out, size_t cap, int ti
  */
 int back_settle(Conform *c);
 
+/*
+ * open() on a tpm0 node, which is exclusive (A2): a file closed a moment ago may hold it
+ * until its release is done, which on a FUSE file comes after close() returned.  On
+ * EBUSY, wait for that (with --control "wait-spaces <c->nopen> MS", else retrying every
+ * 10 ms) for up to CONFORM_REOPEN_MS.  The fd or -errno; *ret_waited_ms (may be NULL)
+ * says how long it took.
+ */
+int node_open_released(Conform *c, int flags, int64_t *ret_waited_ms);
+
 /* The backchannel's view (transient objects, loaded and saved sessions). */
 int back_view(Conform *c, TpmView *v);
 /* Sessions as a fresh fd of the node lists them; transient is this fd's own (empty). */

@@ -103,34 +103,34 @@ static bool is_gap_failure(int r, uint32_t rc)
 static Result gap_verdict(CaseResult *res, const GapRun *run, uint32_t gap, int ra, uint32_t rca)
 {
 	if (run->where && is_gap_failure(run->r, run->rc))
-		return case_pass(res,
-				 "kernel behaviour (no ungapping, I19): fd B's %s got %s at "
-				 "iteration %u (TPM_PT_CONTEXT_GAP_MAX 0x%x); fd A's idle "
-				 "session then: %s",
-				 run->where, gap_outcome(run->r, run->rc).s, run->iterations, gap,
-				 gap_outcome(ra, rca).s);
+		return case_pass_as(res, run->r == -EFAULT ? "gap-efault" : "gap-0x901",
+				    "kernel behaviour (no ungapping, I19): fd B's %s got %s at "
+				    "iteration %u (TPM_PT_CONTEXT_GAP_MAX 0x%x); fd A's idle "
+				    "session then: %s",
+				    run->where, gap_outcome(run->r, run->rc).s, run->iterations,
+				    gap, gap_outcome(ra, rca).s);
 	if (run->where)
 		return case_fail(res,
 				 "fd B's %s at iteration %u: saw %s, spec expects EFAULT "
 				 "(or the TPM's 0x901) or no error",
 				 run->where, run->iterations, gap_outcome(run->r, run->rc).s);
 	if (is_gap_failure(ra, rca))
-		return case_pass(res,
-				 "kernel behaviour (no ungapping, I19): the loop passed %u "
-				 "iterations, then fd A's command got %s",
-				 run->iterations, gap_outcome(ra, rca).s);
+		return case_pass_as(res, ra == -EFAULT ? "gap-efault" : "gap-0x901",
+				    "kernel behaviour (no ungapping, I19): the loop passed %u "
+				    "iterations, then fd A's command got %s",
+				    run->iterations, gap_outcome(ra, rca).s);
 	if (ra < 0 || rca != 0)
 		return case_fail(res,
 				 "fd A's idle session after %u iterations: saw %s, spec "
 				 "expects rc 0 (ungapping) or EFAULT (kernel)",
 				 run->iterations, gap_outcome(ra, rca).s);
 	if (run->iterations > gap)
-		return case_pass(res,
-				 "no gap failure in %u iterations (more than "
-				 "TPM_PT_CONTEXT_GAP_MAX 0x%x) and fd A's idle session "
-				 "intact: this node ungaps (or keeps the session loaded)",
-				 run->iterations, gap);
-	return case_skip(res,
+		return case_pass_as(res, "ungapped",
+				    "no gap failure in %u iterations (more than "
+				    "TPM_PT_CONTEXT_GAP_MAX 0x%x) and fd A's idle session "
+				    "intact: this node ungaps (or keeps the session loaded)",
+				    run->iterations, gap);
+	return case_skip(res, "inconclusive",
 			 "inconclusive: %u iterations in %d s without a gap failure, fewer "
 			 "than TPM_PT_CONTEXT_GAP_MAX 0x%x",
 			 run->iterations, GAP_MAX_MS / 1000, gap);

@@ -296,12 +296,17 @@ static bool lists_three(Conform *c, CaseResult *res, int fd)
 	return false;
 }
 
-/* "ENOMEM" or "the TPM's 0x902": which documented refusal of a 4th entity was seen. */
+/*
+ * "ENOMEM" or "the TPM's 0x902": which documented refusal of a 4th entity was seen, and
+ * its behaviour token ("enomem", "tpm-0x902", "tpm-0x903") in *ret_token.
+ */
 static const char *fourth_refused(CaseResult *res, const char *what, int r, uint32_t rc,
-				  uint32_t tpm_rc)
+				  uint32_t tpm_rc, const char **ret_token)
 {
+	*ret_token = "enomem";
 	if (r == -ENOMEM)
 		return "ENOMEM";
+	*ret_token = tpm_rc == TPM_RC_OBJECT_MEMORY ? "tpm-0x902" : "tpm-0x903";
 	if (r == 0 && rc == tpm_rc)
 		return tpm_rc == TPM_RC_OBJECT_MEMORY ? "the TPM's TPM_RC_OBJECT_MEMORY (0x902)"
 						      : "the TPM's TPM_RC_SESSION_MEMORY (0x903)";
@@ -316,7 +321,7 @@ static const char *fourth_refused(CaseResult *res, const char *what, int r, uint
 
 Result case_object_slots(Conform *c, CaseResult *res)
 {
-	const char *how;
+	const char *how, *token;
 	uint32_t rc = 0, h = 0;
 	int fd, r;
 
@@ -326,14 +331,14 @@ Result case_object_slots(Conform *c, CaseResult *res)
 	if (!fill_slots(c, res, fd, 3))
 		goto out;
 	r = tpm_create_primary(c, fd, 0x374, &rc, &h);
-	how = fourth_refused(res, "4th CreatePrimary", r, rc, TPM_RC_OBJECT_MEMORY);
+	how = fourth_refused(res, "4th CreatePrimary", r, rc, TPM_RC_OBJECT_MEMORY, &token);
 	if (!how)
 		goto out;
 	if (lists_three(c, res, fd) && read_publics(c, res, fd, three_slots, 3))
-		case_pass(res,
-			  "0x80ffffff 0x80fffffe 0x80fffffd, then the 4th got %s; exactly "
-			  "those 3 listed and readable (I4, I18)",
-			  how);
+		case_pass_as(res, token,
+			     "0x80ffffff 0x80fffffe 0x80fffffd, then the 4th got %s; exactly "
+			     "those 3 listed and readable (I4, I18)",
+			     how);
 out:
 	node_close(c, fd);
 	return res->result;
@@ -400,8 +405,8 @@ static bool create_with_public(Conform *c, CaseResult *res, int fd, uint32_t uni
 	tpm_cmd_create_primary(&cmd, unique);
 	r = tpm_call(c, fd, &cmd, &rsp);
 	if (r == 0 && tpm_rc_is_auth_error(rsp.rc)) {
-		case_skip(res, "CreatePrimary refused the empty owner password (rc 0x%08x)",
-			  rsp.rc);
+		case_skip(res, "owner-auth",
+			  "CreatePrimary refused the empty owner password (rc 0x%08x)", rsp.rc);
 		return false;
 	}
 	if (!expect_rc0(res, "CreatePrimary", r, r == 0 ? rsp.rc : 0))
@@ -569,8 +574,8 @@ static Result persistent_roundtrip(Conform *c, CaseResult *res, int fd)
 		return res->result;
 	r = evict(c, fd, RM_VHANDLE(0), CONFORM_PERSISTENT, &rc);
 	if (r == 0 && tpm_rc_is_auth_error(rc))
-		return case_skip(res, "EvictControl refused the empty owner password (rc 0x%08x)",
-				 rc);
+		return case_skip(res, "owner-auth",
+				 "EvictControl refused the empty owner password (rc 0x%08x)", rc);
 	if (!expect_rc0(res, "EvictControl(0x80ffffff -> 0x8100c042)", r, rc))
 		return res->result;
 	if (!list_persistent(c, res, fd, &l, &raw_same))
@@ -657,7 +662,7 @@ static bool sessions_state(Conform *c, CaseResult *res, int fd, const uint32_t *
 Result case_session_slots(Conform *c, CaseResult *res)
 {
 	uint32_t s[3], rc = 0, h = 0;
-	const char *how;
+	const char *how, *token;
 	int fd, r;
 
 	fd = open_or_fail(c, res, O_RDWR);
@@ -666,14 +671,14 @@ Result case_session_slots(Conform *c, CaseResult *res)
 	if (!three_sessions(c, res, fd, s))
 		goto out;
 	r = tpm_start_session(c, fd, TPM_SE_POLICY, &rc, &h);
-	how = fourth_refused(res, "4th StartAuthSession", r, rc, TPM_RC_SESSION_MEMORY);
+	how = fourth_refused(res, "4th StartAuthSession", r, rc, TPM_RC_SESSION_MEMORY, &token);
 	if (!how)
 		goto out;
 	if (sessions_state(c, res, fd, s, r == 0))
-		case_pass(res,
-			  "sessions 0x%08x 0x%08x 0x%08x untranslated; the 4th got %s; the "
-			  "3 earlier ones are %s (I12, I18, I18a)",
-			  s[0], s[1], s[2], how, r == 0 ? "intact" : "gone");
+		case_pass_as(res, token,
+			     "sessions 0x%08x 0x%08x 0x%08x untranslated; the 4th got %s; the "
+			     "3 earlier ones are %s (I12, I18, I18a)",
+			     s[0], s[1], s[2], how, r == 0 ? "intact" : "gone");
 out:
 	node_close(c, fd);
 	return res->result;
@@ -758,13 +763,14 @@ Result case_session_loss_on_error(Conform *c, CaseResult *res)
 	}
 	r = tpm_policy_get_digest(c, fd, s, &rc);
 	if (r == 0 && tpm_rc_is_handle_error(rc))
-		case_pass(res,
-			  "kernel behaviour (I12): the EINVAL destroyed the fd's session; "
-			  "PolicyGetDigest got rc 0x%08x",
-			  rc);
+		case_pass_as(res, "session-lost",
+			     "kernel behaviour (I12): the EINVAL destroyed the fd's session; "
+			     "PolicyGetDigest got rc 0x%08x",
+			     rc);
 	else if (r == 0 && rc == 0)
-		case_pass(res, "the session survived the EINVAL: this node does not copy the "
-			       "kernel quirk I12 (the spec leaves it to the project)");
+		case_pass_as(res, "session-kept",
+			     "the session survived the EINVAL: this node does not copy the "
+			     "kernel quirk I12 (the spec leaves it to the project)");
 	else
 		case_fail(res,
 			  "PolicyGetDigest(S) after the EINVAL: saw %s rc 0x%08x, spec "
@@ -881,7 +887,7 @@ Result case_context_load_full(Conform *c, CaseResult *res)
 {
 	uint8_t ctx[CONFORM_BUF];
 	uint32_t saved = 0, rc = 0, h = 0;
-	const char *how;
+	const char *how, *token;
 	size_t len = 0;
 	int fd, r;
 
@@ -892,12 +898,13 @@ Result case_context_load_full(Conform *c, CaseResult *res)
 	    !save_object(c, res, fd, RM_VHANDLE(0), ctx, &len, &saved))
 		goto out;
 	r = load_context(c, fd, ctx, len, &rc, &h);
-	how = fourth_refused(res, "ContextLoad with 3 slots used", r, rc, TPM_RC_OBJECT_MEMORY);
+	how = fourth_refused(res, "ContextLoad with 3 slots used", r, rc, TPM_RC_OBJECT_MEMORY,
+			     &token);
 	if (how && read_publics(c, res, fd, three_slots, 3) && lists_three(c, res, fd))
-		case_pass(res,
-			  "ContextLoad into a full space got %s; the 3 objects stayed "
-			  "intact (I4, I18)",
-			  how);
+		case_pass_as(res, token,
+			     "ContextLoad into a full space got %s; the 3 objects stayed "
+			     "intact (I4, I18)",
+			     how);
 out:
 	node_close(c, fd);
 	return res->result;

@@ -70,4 +70,10 @@ Result case_commands_unfiltered(Conform *c, CaseResult *res);
 Result case_invalid_cc_keeps_sessions(Conform *c, CaseResult *res);
 Result case_context_gap(Conform *c, CaseResult *res);
 
+/* The /dev/tpm0 counterparts of cases 3, 4, 34 and 37 (conform-cases-tpm0.c) */
+Result case_tpm0_close_keeps_objects(Conform *c, CaseResult *res);
+Result case_tpm0_close_keeps_sessions(Conform *c, CaseResult *res);
+Result case_tpm0_nonblock_tpm_error(Conform *c, CaseResult *res);
+Result case_tpm0_handles_physical(Conform *c, CaseResult *res);
+
 #endif

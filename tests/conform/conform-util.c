@@ -44,14 +44,16 @@ Str ret_str(ssize_t r)
 	return out;
 }
 
-static Result case_set(CaseResult *res, Result result, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
+static Result case_set(CaseResult *res, Result result, const char *behaviour, const char *fmt,
+		       va_list ap) __attribute__((format(printf, 4, 0)));
 
-static Result case_set(CaseResult *res, Result result, const char *fmt, va_list ap)
+static Result case_set(CaseResult *res, Result result, const char *behaviour, const char *fmt,
+		       va_list ap)
 {
 	char *p;
 
 	res->result = result;
+	snprintf(res->behaviour, sizeof(res->behaviour), "%s", behaviour);
 	/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): clang-tidy 14 bug */
 	vsnprintf(res->detail, sizeof(res->detail), fmt, ap);
 	for (p = res->detail; *p; p++) /* one line per case */
@@ -66,7 +68,18 @@ Result case_pass(CaseResult *res, const char *fmt, ...)
 	Result r;
 
 	va_start(ap, fmt);
-	r = case_set(res, RESULT_PASS, fmt, ap);
+	r = case_set(res, RESULT_PASS, "spec", fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+Result case_pass_as(CaseResult *res, const char *behaviour, const char *fmt, ...)
+{
+	va_list ap;
+	Result r;
+
+	va_start(ap, fmt);
+	r = case_set(res, RESULT_PASS, behaviour, fmt, ap);
 	va_end(ap);
 	return r;
 }
@@ -77,18 +90,18 @@ Result case_fail(CaseResult *res, const char *fmt, ...)
 	Result r;
 
 	va_start(ap, fmt);
-	r = case_set(res, RESULT_FAIL, fmt, ap);
+	r = case_set(res, RESULT_FAIL, "fail", fmt, ap);
 	va_end(ap);
 	return r;
 }
 
-Result case_skip(CaseResult *res, const char *fmt, ...)
+Result case_skip(CaseResult *res, const char *behaviour, const char *fmt, ...)
 {
 	va_list ap;
 	Result r;
 
 	va_start(ap, fmt);
-	r = case_set(res, RESULT_SKIP, fmt, ap);
+	r = case_set(res, RESULT_SKIP, behaviour, fmt, ap);
 	va_end(ap);
 	return r;
 }

@@ -18,6 +18,7 @@
 #define CONFORM_BUF	  4096	/* TPM_BUFSIZE: largest write and largest response */
 #define CONFORM_OP_MS	  10000 /* how long a poll for a response may wait */
 #define CONFORM_SETTLE_MS 5000	/* how long a released space may take to be freed */
+#define CONFORM_REOPEN_MS 2000	/* tpm0: how long a closed file may keep the node busy */
 
 /* Our own negative codes, beyond errno's range, for outcomes that are not a node errno. */
 #define CONFORM_E_NORSP	  10001 /* read returned 0 where a response was due */
@@ -39,8 +40,16 @@ typedef enum Result {
 	RESULT_SKIP,
 } Result;
 
+/* The longest behaviour token (README.md "Behaviour tokens"), with its NUL. */
+#define CONFORM_TOKEN_MAX 32
+
 typedef struct CaseResult {
 	Result result;
+	/*
+	 * A short stable token for the behaviour seen, for comparing nodes case by case:
+	 * "spec", a documented alternative ("zero-read-discards"), "fail", or a skip class.
+	 */
+	char behaviour[CONFORM_TOKEN_MAX];
 	char detail[1024];
 } CaseResult;
 
@@ -58,6 +67,7 @@ typedef struct Conform {
 	const char *control;	 /* --control SOCK, or NULL */
 	const char *backchannel; /* --backchannel RAWPATH, or NULL */
 	unsigned int timeout_s;	 /* the node's unread-response timeout */
+	bool tpm0;		 /* --tpm0: check the /dev/tpm0 personality (spec 2.J) */
 	bool slow;
 	bool verbose;
 	NodeKind kind;
@@ -78,9 +88,16 @@ typedef struct CaseDef {
 #define CASE_SLOW	   0x1u /* runs only with --slow */
 #define CASE_WAITS_TIMEOUT 0x2u /* waits timeout_s + 1 seconds */
 #define CASE_LONG	   0x4u /* may run for minutes (context-gap stress) */
+#define CASE_TPM0	   0x8u /* runs with --tpm0 too (as is, or adapting to c->tpm0) */
 
 /* The case table, in spec order (conform-cases.c). */
 extern const CaseDef conform_cases[CONFORM_NCASES];
+
+/*
+ * What runs for @def: @def itself, with --tpm0 its tpm0 variant (another name and
+ * function) or @def when it has CASE_TPM0, or NULL when it does not apply (tpmrm only).
+ */
+const CaseDef *conform_case_for(const Conform *c, const CaseDef *def);
 
 /* A short string by value, so helpers can format into it without static buffers. */
 typedef struct Str {
@@ -92,10 +109,17 @@ Str ret_str(ssize_t r);
 /* The symbolic errno name ("EINVAL"), or its number when unknown. */
 Str errno_str(int err);
 
-/* Set the case result and detail; return the result, so a case can `return case_fail(...)`. */
+/*
+ * Set the case result, behaviour token and detail; return the result, so a case can
+ * `return case_fail(...)`.  case_pass() records "spec", case_fail() "fail"; a documented
+ * alternative passes with case_pass_as(), and every skip names its class.
+ */
 Result case_pass(CaseResult *res, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+Result case_pass_as(CaseResult *res, const char *behaviour, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 Result case_fail(CaseResult *res, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-Result case_skip(CaseResult *res, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+Result case_skip(CaseResult *res, const char *behaviour, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* Record what the case is doing now (shown if it hangs) and log it with -v. */
 void conform_step(Conform *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -39,16 +39,21 @@ typedef struct Outcome {
 } Outcome;
 
 static const char usage_text[] =
-	"Usage: tpmrm-conform PATH [--cases LIST] [--slow] [--json FILE] [--control SOCK]\n"
-	"                      [--backchannel RAWPATH] [--timeout-s N] [-v] [--help]\n"
+	"Usage: tpmrm-conform PATH [--tpm0] [--cases LIST] [--slow] [--json FILE]\n"
+	"                      [--control SOCK] [--backchannel RAWPATH] [--timeout-s N] [-v]\n"
+	"                      [--help]\n"
 	"\n"
 	"Run the conformance cases of tpmrm-uapi.md section 5 against the tpmrm-like node PATH.\n"
 	"\n"
+	"  --tpm0                check PATH against the /dev/tpm0 personality instead (spec\n"
+	"                        2.J): exclusive open, no resource manager; cases that test\n"
+	"                        the resource manager are skipped as \"tpmrm only\"\n"
 	"  --cases LIST          cases to run, e.g. 1-10,17,37 (default: all, 1-51)\n"
 	"  --slow                also run the slow cases: 21 and 22 (wait the response\n"
 	"                        timeout + 1 s, + 1/8 more for a late kernel timer) and 51\n"
 	"                        (context-gap stress, up to 120 s)\n"
-	"  --json FILE           write the results as a JSON array to FILE\n"
+	"  --json FILE           write the results as a JSON array to FILE, with a\n"
+	"                        \"behaviour\" token per case for comparing nodes\n"
 	"  --control SOCK        tpmrm-cuse's control socket: view the TPM behind the node,\n"
 	"                        and wait for closed files to be released\n"
 	"  --backchannel RAWPATH a raw TPM node (e.g. /dev/tpm0) to view the TPM behind PATH\n"
@@ -125,6 +130,7 @@ static int parse_args(int argc, char **argv, Options *o)
 {
 	static const struct option longopts[] = {
 		{ "cases", required_argument, NULL, 'c' },
+		{ "tpm0", no_argument, NULL, '0' },
 		{ "slow", no_argument, NULL, 's' },
 		{ "json", required_argument, NULL, 'j' },
 		{ "control", required_argument, NULL, 'C' },
@@ -141,6 +147,9 @@ static int parse_args(int argc, char **argv, Options *o)
 		case 'c':
 			if (parse_cases(optarg, o->selected) < 0)
 				return usage_error("bad case list '%s' (e.g. 1-10,17,37)", optarg);
+			break;
+		case '0':
+			o->c.tpm0 = true;
 			break;
 		case 's':
 			o->c.slow = true;
@@ -170,6 +179,9 @@ static int parse_args(int argc, char **argv, Options *o)
 	}
 	if (optind != argc - 1)
 		return usage_error("%s", "expected exactly one PATH");
+	if (o->c.tpm0 && o->c.backchannel)
+		return usage_error("%s", "--backchannel does not go with --tpm0: PATH is the raw "
+					 "node itself");
 	o->c.path = argv[optind];
 	return 0;
 }
@@ -348,9 +360,20 @@ static const char *result_word(Result r)
 static void slow_skip(const Conform *c, const CaseDef *def, CaseResult *out)
 {
 	if (def->flags & CASE_WAITS_TIMEOUT)
-		case_skip(out, "needs --slow (waits %u s)", c->timeout_s + 1);
+		case_skip(out, "needs-slow", "needs --slow (waits %u s)", c->timeout_s + 1);
 	else
-		case_skip(out, "needs --slow (optional stress, runs up to 120 s)");
+		case_skip(out, "needs-slow", "needs --slow (optional stress, runs up to 120 s)");
+}
+
+/* --tpm0 and a case that checks only the resource manager's personality. */
+static void tpm0_skip(const CaseDef *def, CaseResult *out)
+{
+	if (def->no == 1)
+		case_skip(out, "tpmrm-only",
+			  "tpmrm only: many opens at once are A1; /dev/tpm0 is exclusive (A2, "
+			  "case 2)");
+	else
+		case_skip(out, "tpmrm-only", "tpmrm only: /dev/tpm0 has no resource manager (J1)");
 }
 
 static void json_string(FILE *f, const char *s)
@@ -377,7 +400,9 @@ static int write_json(FILE *f, const Outcome *outcomes, size_t n)
 	for (i = 0; i < n; i++) {
 		fprintf(f, "  {\"case\": %d, \"name\": ", outcomes[i].def->no);
 		json_string(f, outcomes[i].def->name);
-		fprintf(f, ", \"result\": \"%s\", \"detail\": ", words[outcomes[i].res.result]);
+		fprintf(f, ", \"result\": \"%s\", \"behaviour\": ", words[outcomes[i].res.result]);
+		json_string(f, outcomes[i].res.behaviour);
+		fputs(", \"detail\": ", f);
 		json_string(f, outcomes[i].res.detail);
 		fprintf(f, "}%s\n", i + 1 < n ? "," : "");
 	}
@@ -394,19 +419,21 @@ static size_t run_all(Options *o, Outcome *outcomes, int *count)
 	int i;
 
 	for (i = 0; i < CONFORM_NCASES; i++) {
-		const CaseDef *def = &conform_cases[i];
+		const CaseDef *def = conform_case_for(&o->c, &conform_cases[i]);
 		Outcome *oc = &outcomes[n];
 
-		if (!o->selected[def->no])
+		if (!o->selected[conform_cases[i].no])
 			continue;
-		oc->def = def;
+		oc->def = def ? def : &conform_cases[i];
 		if (o->unresponsive)
 			case_fail(&oc->res, "not run: the node does not answer (stat() hung)");
+		else if (!def)
+			tpm0_skip(oc->def, &oc->res);
 		else if ((def->flags & CASE_SLOW) && !o->c.slow)
 			slow_skip(&o->c, def, &oc->res);
 		else
 			run_case(&o->c, def, &oc->res);
-		printf("%s %d %s: %s\n", result_word(oc->res.result), def->no, def->name,
+		printf("%s %d %s: %s\n", result_word(oc->res.result), oc->def->no, oc->def->name,
 		       oc->res.detail);
 		fflush(stdout);
 		count[oc->res.result]++;
@@ -417,12 +444,13 @@ static size_t run_all(Options *o, Outcome *outcomes, int *count)
 
 static void print_header(const Options *o, const char *kind)
 {
-	printf("# tpmrm-conform %s: %s; backchannel: %s%s%s\n", o->c.path, kind,
+	printf("# tpmrm-conform %s: %s; backchannel: %s%s%s%s\n", o->c.path, kind,
 	       o->c.control	  ? "control socket "
 	       : o->c.backchannel ? "raw node "
 				  : "none",
 	       o->c.control ? o->c.control : "",
-	       o->c.backchannel && !o->c.control ? o->c.backchannel : "");
+	       o->c.backchannel && !o->c.control ? o->c.backchannel : "",
+	       o->c.tpm0 ? "; checked as a /dev/tpm0 node (--tpm0)" : "");
 }
 
 int main(int argc, char **argv)
