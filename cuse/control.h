@@ -9,7 +9,9 @@
  *                       taken between two client commands)
  *   wait-spaces N MS    wait until at most N files are open, up to MS ms;
  *                       "ok K" or "timeout K", K the files open
- *   stats               "NAME VALUE" lines: counters of the RM and the device
+ *   stats               "NAME VALUE" lines: counters of the RM and the device (taken
+ *                       between two client commands, like handles: a reply waits for
+ *                       the TPM command in flight)
  *
  * Errors: "error MESSAGE".
  */
