@@ -16,6 +16,9 @@
 #include "cdev-fuse.h"
 #include "fuse-ops.h"
 
+/* fusermount3's configuration (libfuse's FUSE_CONF). */
+#define FUSE_CONF "/etc/fuse.conf"
+
 struct FuseFile {
 	FuseOpsContext ctx;
 	char *path;
@@ -229,6 +232,45 @@ int fuse_file_mount(CdevDevice *dev, const FuseFileOptions *o, FuseFile **ret, c
 	ff->mounted = true;
 	*ret = ff;
 	return 0;
+}
+
+/* fusermount3's reading of a line: '#' starts a comment, blanks around are ignored. */
+static bool conf_line_is(char *line, const char *word)
+{
+	char *hash = strchr(line, '#');
+
+	if (hash)
+		*hash = '\0';
+	return strcmp(g_strstrip(line), word) == 0;
+}
+
+int fuse_file_check_user_allow_other(char **ret_error)
+{
+	g_autofree char *text = NULL;
+	g_auto(GStrv) lines = NULL;
+	g_autoptr(GError) error = NULL;
+
+	if (!g_file_get_contents(FUSE_CONF, &text, NULL, &error)) {
+		if (g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+			return tpm_backend_error(ret_error, -EPERM,
+						 "--allow-other: there is no " FUSE_CONF
+						 ", so fusermount3 refuses allow_other to users "
+						 "other than root; as root, put the line "
+						 "user_allow_other in it");
+		return tpm_backend_error(ret_error, -EACCES,
+					 "--allow-other: cannot tell whether " FUSE_CONF
+					 " has user_allow_other: %s",
+					 error->message);
+	}
+	lines = g_strsplit(text, "\n", -1);
+	for (char **line = lines; *line; line++) {
+		if (conf_line_is(*line, "user_allow_other"))
+			return 0;
+	}
+	return tpm_backend_error(ret_error, -EPERM,
+				 "--allow-other: " FUSE_CONF " lacks the line user_allow_other, "
+				 "so fusermount3 refuses allow_other to users other than root; "
+				 "as root, add that line (or run without --allow-other)");
 }
 
 int fuse_file_run(FuseFile *ff)

@@ -26,6 +26,13 @@ typedef struct FuseFile FuseFile;
  * mount.  Returns 0 and *ret, or a negative errno with a message in *ret_error.
  */
 int fuse_file_mount(CdevDevice *dev, const FuseFileOptions *o, FuseFile **ret, char **ret_error);
+/*
+ * fusermount3 lets an ordinary user mount with allow_other only if /etc/fuse.conf has the
+ * line user_allow_other.  Returns 0 if it has; -EPERM with a message naming the file if it
+ * has not or the file is absent; another -errno with a message if it cannot be read (then
+ * only fusermount3, which reads it as root, knows).
+ */
+int fuse_file_check_user_allow_other(char **ret_error);
 /* Serve requests until SIGINT, SIGTERM or SIGHUP, or an unmount.  Returns 0 or -errno. */
 int fuse_file_run(FuseFile *ff);
 /* Unmount and free.  NULL-safe. */

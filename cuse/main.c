@@ -30,6 +30,7 @@ typedef struct Options {
 	char *pid_file;
 	int response_timeout_s;
 	gboolean raw;
+	gboolean allow_other;
 	gboolean foreground;
 	gboolean verbose;
 	gboolean version;
@@ -86,8 +87,12 @@ static int parse_options(int *argc, char ***argv, Options *o)
 		  "SPEC" },
 		{ "mode", 0, 0, G_OPTION_ARG_STRING, &o->mode,
 		  "Permissions of the node (default 0600)", "OCTAL" },
-		{ "owner", 0, 0, G_OPTION_ARG_STRING, &o->owner, "Owner of the node",
-		  "USER[:GROUP]" },
+		{ "owner", 0, 0, G_OPTION_ARG_STRING, &o->owner,
+		  "Owner of the node (default: the user running the daemon)", "USER[:GROUP]" },
+		{ "allow-other", 0, 0, G_OPTION_ARG_NONE, &o->allow_other,
+		  "FUSE, not root: let other users open the node as --mode says (needs "
+		  "user_allow_other in /etc/fuse.conf; root always does)",
+		  NULL },
 		{ "raw", 0, 0, G_OPTION_ARG_NONE, &o->raw,
 		  "Serve /dev/tpm0 semantics (exclusive, no resource manager)", NULL },
 		{ "control", 0, 0, G_OPTION_ARG_FILENAME, &o->control,
@@ -113,6 +118,8 @@ static int parse_options(int *argc, char ***argv, Options *o)
 		ctx, "Examples:\n"
 		     "  tpmrm-cuse --fuse /run/tpmrm0 -f\n"
 		     "  tpmrm-cuse --fuse /run/tpmrm0 --backend libtpms:/var/lib/tpmrm-cuse\n"
+		     "  tpmrm-cuse --fuse \"$XDG_RUNTIME_DIR/tpmrm0\" --backend "
+		     "libtpms:\"$HOME/.tpmrm\"   (an ordinary user)\n"
 		     "  TPM2TOOLS_TCTI=device:/run/tpmrm0 tpm2_getrandom 8 --hex\n\n"
 		     "See tpmrm-cuse(8).\n");
 	g_option_context_add_main_entries(ctx, entries, NULL);
@@ -171,6 +178,48 @@ static int parse_owner(const char *text, uid_t *ret_uid, gid_t *ret_gid)
 		}
 		*ret_gid = gr->gr_gid;
 	}
+	return 0;
+}
+
+/*
+ * Who may open a FUSE node.  Root mounts with allow_other, so the node's mode decides, as
+ * for a device node.  An ordinary user's mount (through fusermount3) admits that user alone,
+ * not even root, unless --allow-other, which fusermount3 grants only when /etc/fuse.conf
+ * says user_allow_other: say so before trying.
+ */
+static int check_access(const Options *o, FuseFileOptions *fo)
+{
+	g_autofree char *error = NULL;
+	int r;
+
+	if (o->allow_other && !o->fuse) {
+		fprintf(stderr, "tpmrm-cuse: --allow-other is for --fuse: the mode of a CUSE "
+				"node alone decides who may open it\n");
+		return -EINVAL;
+	}
+	fo->allow_other = geteuid() == 0 || o->allow_other;
+	if (geteuid() == 0 || !o->fuse)
+		return 0;
+	if (o->allow_other) {
+		r = fuse_file_check_user_allow_other(&error);
+		if (r == -EPERM) {
+			fprintf(stderr, "tpmrm-cuse: %s\n", error);
+			return r;
+		}
+		if (r < 0)
+			g_warning("%s; trying anyway", error);
+		return 0;
+	}
+	if (fo->uid != geteuid()) {
+		fprintf(stderr,
+			"tpmrm-cuse: bad --owner '%s': without --allow-other only the user "
+			"running the daemon can open the node, so it must own it\n",
+			o->owner);
+		return -EINVAL;
+	}
+	if (fo->mode & 077)
+		g_warning("--mode %04o: without --allow-other no other user can open the node",
+			  (unsigned int)fo->mode);
 	return 0;
 }
 
@@ -371,6 +420,30 @@ static int run(const Options *o, const FuseFileOptions *fo, int ready_fd)
 	return r;
 }
 
+/* The options' consistency, then the node's mode, owner and access (errors on stderr). */
+static int check_options(Options *o, FuseFileOptions *fo)
+{
+	if (o->response_timeout_s < 1 || o->response_timeout_s > 24 * 3600) {
+		fprintf(stderr, "tpmrm-cuse: --response-timeout must be 1 to 86400 seconds\n");
+		return -EINVAL;
+	}
+	if (o->cuse && o->fuse) {
+		fprintf(stderr, "tpmrm-cuse: --cuse and --fuse exclude each other\n");
+		return -EINVAL;
+	}
+	if (!o->fuse && !o->cuse)
+		o->cuse = g_strdup("tpmrm-cuse");
+	if (o->cuse && (!*o->cuse || strchr(o->cuse, '/'))) {
+		fprintf(stderr, "tpmrm-cuse: bad --cuse '%s': a device name such as tpmrm-cuse\n",
+			o->cuse);
+		return -EINVAL;
+	}
+	if (parse_mode(o->mode, &fo->mode) < 0 || parse_owner(o->owner, &fo->uid, &fo->gid) < 0)
+		return -EINVAL;
+	fo->path = o->fuse;
+	return check_access(o, fo);
+}
+
 int main(int argc, char **argv)
 {
 	Options o = { .response_timeout_s = 120 };
@@ -378,33 +451,19 @@ int main(int argc, char **argv)
 	int ready_fd = -1, r;
 
 	g_log_set_default_handler(log_handler, NULL);
-	if (parse_options(&argc, &argv, &o) < 0)
-		return 2;
-	if (o.version) {
+	r = parse_options(&argc, &argv, &o);
+	if (r == 0 && o.version) {
 		printf("tpmrm-cuse %s\n", TPMRM_VERSION);
+		options_clear(&o);
 		return 0;
 	}
 	log_verbose = o.verbose;
-	if (o.response_timeout_s < 1 || o.response_timeout_s > 24 * 3600) {
-		fprintf(stderr, "tpmrm-cuse: --response-timeout must be 1 to 86400 seconds\n");
+	if (r == 0)
+		r = check_options(&o, &fo);
+	if (r < 0) {
+		options_clear(&o);
 		return 2;
 	}
-	if (o.cuse && o.fuse) {
-		fprintf(stderr, "tpmrm-cuse: --cuse and --fuse exclude each other\n");
-		return 2;
-	}
-	if (!o.fuse && !o.cuse)
-		o.cuse = g_strdup("tpmrm-cuse");
-	if (o.cuse && (!*o.cuse || strchr(o.cuse, '/'))) {
-		fprintf(stderr, "tpmrm-cuse: bad --cuse '%s': a device name such as tpmrm-cuse\n",
-			o.cuse);
-		return 2;
-	}
-	if (parse_mode(o.mode, &fo.mode) < 0 || parse_owner(o.owner, &fo.uid, &fo.gid) < 0)
-		return 2;
-	fo.path = o.fuse;
-	/* Root serves other users as the node's mode says; see the README's permissions. */
-	fo.allow_other = geteuid() == 0;
 
 	if (!o.foreground)
 		ready_fd = detach();
