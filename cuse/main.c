@@ -26,6 +26,7 @@ typedef struct Options {
 	char *backend;
 	char *mode;
 	char *owner;
+	char *user;
 	char *control;
 	char *pid_file;
 	int response_timeout_s;
@@ -71,6 +72,7 @@ static void options_clear(Options *o)
 	g_free(o->backend);
 	g_free(o->mode);
 	g_free(o->owner);
+	g_free(o->user);
 	g_free(o->control);
 	g_free(o->pid_file);
 }
@@ -83,12 +85,17 @@ static int parse_options(int *argc, char ***argv, Options *o)
 		{ "fuse", 0, 0, G_OPTION_ARG_FILENAME, &o->fuse,
 		  "Serve the node as the regular file PATH through a one-file FUSE mount", "PATH" },
 		{ "backend", 0, 0, G_OPTION_ARG_STRING, &o->backend,
-		  "libtpms (default), libtpms:DIR, device:PATH, swtpm:unix:PATH, swtpm:HOST:PORT",
+		  "libtpms (default), libtpms:DIR, device:PATH, swtpm:unix:PATH, swtpm:HOST:PORT "
+		  "(fault:RULES:SPEC for robustness tests)",
 		  "SPEC" },
 		{ "mode", 0, 0, G_OPTION_ARG_STRING, &o->mode,
 		  "Permissions of the node (default 0600)", "OCTAL" },
 		{ "owner", 0, 0, G_OPTION_ARG_STRING, &o->owner,
 		  "Owner of the node (default: the user running the daemon)", "USER[:GROUP]" },
+		{ "user", 0, 0, G_OPTION_ARG_STRING, &o->user,
+		  "CUSE, as root: drop root for USER once the node exists (with libtpms:DIR, "
+		  "USER must own DIR)",
+		  "USER" },
 		{ "allow-other", 0, 0, G_OPTION_ARG_NONE, &o->allow_other,
 		  "FUSE, not root: let other users open the node as --mode says (needs "
 		  "user_allow_other in /etc/fuse.conf; root always does)",
@@ -315,6 +322,7 @@ typedef struct Daemon {
 	CuseDev *cuse;
 	const char *node;
 	int ready_fd; /* the parent waiting for readiness, or -1 */
+	int failed;   /* a failure once serving (--user could not drop root): -errno */
 } Daemon;
 
 /* Everything in the order a clean stop needs: spaces flushed, TPM shut down, unmounted. */
@@ -328,6 +336,44 @@ static void daemon_stop(Daemon *d)
 	cuse_dev_free(d->cuse);	      /* the CUSE node goes away */
 }
 
+/*
+ * --user: once the node exists with its mode and owner nothing needs root: /dev/cuse, the
+ * backend and the control socket are open.  Groups, then group, then user (process-wide:
+ * glibc applies each to every thread); root must then be out of reach.  The libtpms state
+ * directory must stay writable: state files are replaced there after every change.
+ */
+static int drop_privileges(const Options *o)
+{
+	struct passwd *pw = getpwnam(o->user);
+	TpmBackendSpec spec;
+	const char *dir;
+	int r = 0;
+
+	if (!pw || initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
+	    setuid(pw->pw_uid) < 0) {
+		r = pw ? -errno : -ENOENT;
+		g_critical("--user %s: cannot drop root: %s", o->user, g_strerror(-r));
+		return r;
+	}
+	if (pw->pw_uid != 0 && setuid(0) == 0) {
+		g_critical("--user %s: root could be regained", o->user);
+		return -EPERM;
+	}
+	if (tpm_backend_spec_parse(o->backend ? o->backend : "libtpms", &spec, NULL) < 0)
+		return -EINVAL;
+	dir = tpm_backend_spec_state_dir(&spec);
+	if (dir && access(dir, W_OK | X_OK) < 0) {
+		r = -errno;
+		g_critical("--user %s cannot write the state directory %s (%s): chown it to %s",
+			   o->user, dir, g_strerror(-r), o->user);
+	}
+	tpm_backend_spec_clear(&spec);
+	if (r == 0)
+		g_message("serving as user %s (uid %u, gid %u)", o->user, (unsigned int)pw->pw_uid,
+			  (unsigned int)pw->pw_gid);
+	return r;
+}
+
 /* The node exists with its mode: write the pid file and let a waiting parent go. */
 static void daemon_ready(void *user, int status)
 {
@@ -335,6 +381,12 @@ static void daemon_ready(void *user, int status)
 
 	if (status == 0)
 		status = write_pid_file(d->o->pid_file);
+	if (status == 0 && d->o->user) {
+		status = drop_privileges(d->o);
+		d->failed = status;
+		if (status < 0) /* never serve on as root: stop as SIGTERM does */
+			kill(getpid(), SIGTERM);
+	}
 	if (status == 0)
 		g_message("serving %s%s with the %s backend%s%s", d->o->raw ? "raw (tpm0) " : "",
 			  d->node, tpm_backend_name(d->backend),
@@ -411,6 +463,8 @@ static int run(const Options *o, const FuseFileOptions *fo, int ready_fd)
 	if (r == 0) {
 		r = d.fuse ? fuse_file_run(d.fuse) : cuse_dev_run(d.cuse);
 		g_message("stopping: finishing the command in flight and freeing every space");
+		if (r == 0)
+			r = d.failed;
 	}
 	if (d.ready_fd >= 0) /* never became ready */
 		report_ready(d.ready_fd, 1);
@@ -418,6 +472,31 @@ static int run(const Options *o, const FuseFileOptions *fo, int ready_fd)
 	if (o->pid_file)
 		unlink(o->pid_file);
 	return r;
+}
+
+/*
+ * --user: CUSE only.  A FUSE file is unmounted at stop, which the user who mounted it must
+ * do: an ordinary user runs the daemon with --fuse directly instead.
+ */
+static int check_user(const Options *o)
+{
+	if (!o->user)
+		return 0;
+	if (o->fuse) {
+		fprintf(stderr, "tpmrm-cuse: --user is for --cuse: a FUSE file must be unmounted "
+				"by whoever mounted it; run the daemon as that user instead\n");
+		return -EINVAL;
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "tpmrm-cuse: --user needs root (it drops root once the node "
+				"exists)\n");
+		return -EINVAL;
+	}
+	if (!getpwnam(o->user)) {
+		fprintf(stderr, "tpmrm-cuse: bad --user '%s': no such user\n", o->user);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* The options' consistency, then the node's mode, owner and access (errors on stderr). */
@@ -441,6 +520,8 @@ static int check_options(Options *o, FuseFileOptions *fo)
 	if (parse_mode(o->mode, &fo->mode) < 0 || parse_owner(o->owner, &fo->uid, &fo->gid) < 0)
 		return -EINVAL;
 	fo->path = o->fuse;
+	if (check_user(o) < 0)
+		return -EINVAL;
 	return check_access(o, fo);
 }
 

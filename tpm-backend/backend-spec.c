@@ -1,12 +1,26 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The --backend SPEC syntax: libtpms[:DIR] | device:PATH | swtpm:unix:PATH | swtpm:HOST:PORT */
+/*
+ * The --backend SPEC syntax:
+ *   libtpms[:DIR] | device:PATH | swtpm:unix:PATH | swtpm:HOST:PORT | fault:RULES:SPEC
+ */
 #include <errno.h>
 #include <string.h>
 
+#include "backend-fault.h"
 #include "tpm-backend.h"
 
-static const char spec_help[] =
-	"expected libtpms, libtpms:DIR, device:PATH, swtpm:unix:PATH or swtpm:HOST:PORT";
+static const char spec_help[] = "expected libtpms, libtpms:DIR, device:PATH, swtpm:unix:PATH, "
+				"swtpm:HOST:PORT or fault:RULES:SPEC";
+
+/* The wrapper for robustness tests (backend-fault.h). */
+static const char fault_help[] =
+	"fault:RULES:SPEC wraps the backend SPEC and spoils the responses RULES choose; "
+	"RULES is a comma-separated list of KIND[/CC][@WHEN], slow-ms=MS and seed=N, where "
+	"KIND is truncate, lie-size, garbage, empty (malformed: the client gets EFAULT), "
+	"noise (rc and body random), no-response (ETIME), eio (EIO), slow=MS or "
+	"random=PERCENT; CC counts only commands with that code (0x17b); WHEN is N (the N-th "
+	"command counted), N-M, N+, %K (every K-th) or * (the default); "
+	"e.g. fault:truncate/0x17b@3,eio@%50,slow-ms=20:libtpms";
 
 static bool port_valid(const char *port)
 {
@@ -68,6 +82,37 @@ static int parse_path(const char *text, const char *path, TpmBackendKind kind, T
 	return 0;
 }
 
+/* fault:RULES:SPEC, @rest pointing at RULES; SPEC is any spec, another fault: too. */
+static int parse_fault(const char *text, const char *rest, TpmBackendSpec *spec, char **ret_error)
+{
+	const char *colon = strchr(rest, ':');
+	g_autofree char *rules = NULL;
+	g_autofree char *why = NULL;
+	TpmBackendSpec *inner;
+	TpmFaultPlan plan = { 0 };
+	int r;
+
+	if (!colon)
+		return tpm_backend_error(ret_error, -EINVAL, "bad backend '%s': %s", text,
+					 fault_help);
+	rules = g_strndup(rest, (gsize)(colon - rest));
+	r = tpm_fault_plan_parse(rules, &plan, &why);
+	if (r < 0)
+		return tpm_backend_error(ret_error, r, "bad backend '%s': %s", text, why);
+	tpm_fault_plan_clear(&plan);
+	inner = g_new0(TpmBackendSpec, 1);
+	r = tpm_backend_spec_parse(colon + 1, inner, &why);
+	if (r < 0) {
+		g_free(inner);
+		return tpm_backend_error(ret_error, r, "bad backend '%s': the wrapped backend: %s",
+					 text, why);
+	}
+	spec->kind = TPM_BACKEND_FAULT;
+	spec->faults = g_steal_pointer(&rules);
+	spec->inner = inner;
+	return 0;
+}
+
 int tpm_backend_spec_parse(const char *text, TpmBackendSpec *ret, char **ret_error)
 {
 	TpmBackendSpec spec = { .timeout_ms = TPM_BACKEND_DEFAULT_TIMEOUT_MS };
@@ -86,6 +131,8 @@ int tpm_backend_spec_parse(const char *text, TpmBackendSpec *ret, char **ret_err
 		r = parse_path(text, text + 11, TPM_BACKEND_SWTPM_UNIX, &spec, ret_error);
 	} else if (g_str_has_prefix(text, "swtpm:")) {
 		r = parse_host_port(text, text + 6, &spec, ret_error);
+	} else if (g_str_has_prefix(text, "fault:")) {
+		r = parse_fault(text, text + 6, &spec, ret_error);
 	} else {
 		r = tpm_backend_error(ret_error, -EINVAL, "unknown backend '%s': %s", text,
 				      spec_help);
@@ -103,4 +150,16 @@ void tpm_backend_spec_clear(TpmBackendSpec *spec)
 	g_clear_pointer(&spec->path, g_free);
 	g_clear_pointer(&spec->host, g_free);
 	g_clear_pointer(&spec->port, g_free);
+	g_clear_pointer(&spec->faults, g_free);
+	if (spec->inner) {
+		tpm_backend_spec_clear(spec->inner);
+		g_clear_pointer(&spec->inner, g_free);
+	}
+}
+
+const char *tpm_backend_spec_state_dir(const TpmBackendSpec *spec)
+{
+	while (spec->kind == TPM_BACKEND_FAULT)
+		spec = spec->inner;
+	return spec->kind == TPM_BACKEND_LIBTPMS ? spec->path : NULL;
 }

@@ -91,6 +91,21 @@ int tpm_backend_auto_startup(TpmBackend *be)
 	return r;
 }
 
+/* fault:RULES:SPEC: the wrapped backend first, started as on its own. */
+static int open_fault(const TpmBackendSpec *spec, TpmBackend **ret, char **ret_error)
+{
+	TpmBackend *inner = NULL;
+	int r;
+
+	r = tpm_backend_open(spec->inner, &inner, ret_error);
+	if (r < 0)
+		return r;
+	r = tpm_backend_fault_new(spec->faults, inner, ret, ret_error);
+	if (r < 0)
+		tpm_backend_free(inner);
+	return r;
+}
+
 int tpm_backend_open(const TpmBackendSpec *spec, TpmBackend **ret, char **ret_error)
 {
 	TpmBackend *be = NULL;
@@ -99,6 +114,8 @@ int tpm_backend_open(const TpmBackendSpec *spec, TpmBackend **ret, char **ret_er
 	switch (spec->kind) {
 	case TPM_BACKEND_LIBTPMS:
 		return tpm_backend_libtpms_new(spec->path, ret, ret_error);
+	case TPM_BACKEND_FAULT:
+		return open_fault(spec, ret, ret_error);
 	case TPM_BACKEND_DEVICE:
 		r = tpm_backend_device_new(spec->path, spec->timeout_ms, &be, ret_error);
 		break;

@@ -79,6 +79,7 @@ typedef enum TpmBackendKind {
 	TPM_BACKEND_DEVICE,
 	TPM_BACKEND_SWTPM_UNIX,
 	TPM_BACKEND_SWTPM_TCP,
+	TPM_BACKEND_FAULT,
 } TpmBackendKind;
 
 typedef struct TpmBackendSpec {
@@ -86,7 +87,9 @@ typedef struct TpmBackendSpec {
 	char *path; /* libtpms: state directory or NULL (volatile); device; swtpm unix */
 	char *host; /* swtpm tcp */
 	char *port; /* swtpm tcp, decimal 1-65535 */
-	unsigned int timeout_ms; /* device and swtpm: longest wait for one response */
+	unsigned int timeout_ms;      /* device and swtpm: longest wait for one response */
+	char *faults;		      /* fault: the RULES (backend-fault.h) */
+	struct TpmBackendSpec *inner; /* fault: the backend it wraps */
 } TpmBackendSpec;
 
 /* The default for TpmBackendSpec.timeout_ms: longer than any TPM command takes. */
@@ -94,12 +97,16 @@ typedef struct TpmBackendSpec {
 
 /*
  * Parse a backend spec:
- *   libtpms | libtpms:DIR | device:PATH | swtpm:unix:PATH | swtpm:HOST:PORT
- * (HOST may be an IPv6 address in brackets).  On error returns -EINVAL and, if
+ *   libtpms | libtpms:DIR | device:PATH | swtpm:unix:PATH | swtpm:HOST:PORT | fault:RULES:SPEC
+ * (HOST may be an IPv6 address in brackets; fault: wraps the backend SPEC and spoils the
+ * responses RULES choose, see backend-fault.h).  On error returns -EINVAL and, if
  * @ret_error is not NULL, a message for the user in *ret_error (free it with g_free).
  */
 int tpm_backend_spec_parse(const char *text, TpmBackendSpec *ret, char **ret_error);
 void tpm_backend_spec_clear(TpmBackendSpec *spec);
+
+/* The libtpms state directory @spec names (through fault: wrappers), or NULL. */
+const char *tpm_backend_spec_state_dir(const TpmBackendSpec *spec);
 
 /*
  * Open the backend @spec describes.  On error returns a negative errno and, if
@@ -126,6 +133,13 @@ int tpm_backend_device_new(const char *path, unsigned int timeout_ms, TpmBackend
 /* @port NULL: @path_or_host is a unix socket path; otherwise a TCP host and port. */
 int tpm_backend_swtpm_new(const char *path_or_host, const char *port, unsigned int timeout_ms,
 			  TpmBackend **ret, char **ret_error);
+
+/*
+ * A backend that passes every command to @inner and spoils the responses @rules choose
+ * (backend-fault.h), for robustness tests.  On success it owns @inner; on failure (-EINVAL,
+ * bad rules) @inner is left to the caller.
+ */
+int tpm_backend_fault_new(const char *rules, TpmBackend *inner, TpmBackend **ret, char **ret_error);
 
 /*
  * The kernel's tpm2_auto_startup(), for TPMs that something else powers on (a device, a
