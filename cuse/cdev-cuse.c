@@ -145,19 +145,7 @@ int cuse_dev_start(CdevDevice *dev, const CuseDevOptions *o, CuseDev **ret, char
 
 int cuse_dev_run(CuseDev *cd)
 {
-	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
-	int r;
-
-	fuse_loop_cfg_set_max_threads(cfg, 256);
-	fuse_loop_cfg_set_clone_fd(cfg, 0);
-	if (fuse_set_signal_handlers(cd->ctx.se) != 0) {
-		fuse_loop_cfg_destroy(cfg);
-		return -EIO;
-	}
-	r = fuse_session_loop_mt(cd->ctx.se, cfg);
-	fuse_remove_signal_handlers(cd->ctx.se);
-	fuse_loop_cfg_destroy(cfg);
-	return r < 0 ? r : 0;
+	return fuse_ops_serve(cd->ctx.se);
 }
 
 void cuse_dev_free(CuseDev *cd)

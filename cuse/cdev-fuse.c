@@ -275,20 +275,7 @@ int fuse_file_check_user_allow_other(char **ret_error)
 
 int fuse_file_run(FuseFile *ff)
 {
-	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
-	int r;
-
-	/* Blocking writes hold a thread each for a whole TPM command; allow plenty. */
-	fuse_loop_cfg_set_max_threads(cfg, 256);
-	fuse_loop_cfg_set_clone_fd(cfg, 0);
-	if (fuse_set_signal_handlers(ff->ctx.se) != 0) {
-		fuse_loop_cfg_destroy(cfg);
-		return -EIO;
-	}
-	r = fuse_session_loop_mt(ff->ctx.se, cfg);
-	fuse_remove_signal_handlers(ff->ctx.se);
-	fuse_loop_cfg_destroy(cfg);
-	return r < 0 ? r : 0;
+	return fuse_ops_serve(ff->ctx.se);
 }
 
 void fuse_file_free(FuseFile *ff)

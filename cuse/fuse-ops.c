@@ -101,6 +101,24 @@ void fuse_ops_poll(fuse_req_t req, struct fuse_file_info *fi, struct fuse_pollha
 	fuse_reply_poll(req, cdev_file_poll(file_of(fi), ph));
 }
 
+int fuse_ops_serve(struct fuse_session *se)
+{
+	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+	int r;
+
+	/* Blocking writes hold a thread each for a whole TPM command; allow plenty. */
+	fuse_loop_cfg_set_max_threads(cfg, 256);
+	fuse_loop_cfg_set_clone_fd(cfg, 0);
+	if (fuse_set_signal_handlers(se) != 0) {
+		fuse_loop_cfg_destroy(cfg);
+		return -EIO;
+	}
+	r = fuse_session_loop_mt(se, cfg);
+	fuse_remove_signal_handlers(se);
+	fuse_loop_cfg_destroy(cfg);
+	return r < 0 ? r : 0;
+}
+
 /* G1: no ioctls on a TPM node. */
 void fuse_ops_ioctl(fuse_req_t req)
 {

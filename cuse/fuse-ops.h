@@ -31,4 +31,10 @@ void fuse_ops_release(fuse_req_t req, struct fuse_file_info *fi);
 void fuse_ops_poll(fuse_req_t req, struct fuse_file_info *fi, struct fuse_pollhandle *ph);
 void fuse_ops_ioctl(fuse_req_t req);
 
+/*
+ * Serve @se's requests on a pool of threads until SIGINT, SIGTERM or SIGHUP (libfuse's
+ * handlers), or an unmount.  Returns 0 or a negative errno.  Shared by both transports.
+ */
+int fuse_ops_serve(struct fuse_session *se);
+
 #endif
