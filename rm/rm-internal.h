@@ -101,9 +101,9 @@ void rm_context_flush(Rm *rm, uint32_t handle);
 uint32_t rm_rc_value(uint32_t rc);
 
 /* rm-space.c */
-int rm_tables_init(RmTables *t, const RmOptions *opts, bool full);
+void rm_tables_init(RmTables *t, const RmOptions *opts, bool full);
 void rm_tables_clear(RmTables *t);
-int rm_tables_copy(RmTables *dst, const RmTables *src, const RmOptions *opts);
+void rm_tables_copy(RmTables *dst, const RmTables *src, const RmOptions *opts);
 int rm_map_command(Rm *rm, uint32_t attrs, uint8_t *cmd);
 int rm_map_response_header(Rm *rm, uint32_t attrs, uint8_t *rsp, size_t len);
 int rm_map_response_body(Rm *rm, uint32_t cc, uint8_t *rsp, size_t *len);

@@ -9,7 +9,7 @@
 #include "rm-internal.h"
 
 /* @full: allocate the buffers at their cap now (the work copy); else grow on demand. */
-int rm_tables_init(RmTables *t, const RmOptions *opts, bool full)
+void rm_tables_init(RmTables *t, const RmOptions *opts, bool full)
 {
 	memset(t, 0, sizeof(*t));
 	t->context_tbl = g_new0(uint32_t, opts->max_objects);
@@ -20,7 +20,6 @@ int rm_tables_init(RmTables *t, const RmOptions *opts, bool full)
 		t->session_buf.data = g_malloc0(opts->context_bytes);
 		t->session_buf.cap = opts->context_bytes;
 	}
-	return 0;
 }
 
 void rm_tables_clear(RmTables *t)
@@ -50,7 +49,7 @@ static void buf_copy(RmBuf *dst, const RmBuf *src, bool keep)
 	dst->len = src->len;
 }
 
-int rm_tables_copy(RmTables *dst, const RmTables *src, const RmOptions *opts)
+void rm_tables_copy(RmTables *dst, const RmTables *src, const RmOptions *opts)
 {
 	bool keep = dst->context_buf.cap == opts->context_bytes;
 
@@ -58,7 +57,6 @@ int rm_tables_copy(RmTables *dst, const RmTables *src, const RmOptions *opts)
 	memcpy(dst->session_tbl, src->session_tbl, opts->max_sessions * sizeof(uint32_t));
 	buf_copy(&dst->context_buf, &src->context_buf, keep);
 	buf_copy(&dst->session_buf, &src->session_buf, keep);
-	return 0;
 }
 
 /* I2: vhandle 0x80FFFFFF - i names slot i. */

@@ -172,9 +172,8 @@ static int prepare(Rm *rm, RmSpace *space, size_t cmd_len, uint32_t *ret_attrs)
 	    cmd_len < TPM2_WIRE_HEADER_SIZE + 4 * nr_handles)
 		return -EINVAL;
 
-	r = rm_tables_copy(&rm->work, &space->tables, &rm->opts);
-	if (r == 0)
-		r = rm->swap->swap_in(rm, &rm->work);
+	rm_tables_copy(&rm->work, &space->tables, &rm->opts);
+	r = rm->swap->swap_in(rm, &rm->work);
 	if (r < 0)
 		return r; /* swap_in flushed what it loaded */
 	r = rm_map_command(rm, *ret_attrs, rm->cmd);
@@ -198,7 +197,8 @@ static int commit(Rm *rm, RmSpace *space, uint32_t attrs, uint8_t *rsp, size_t *
 		rm->swap->flush(rm, &rm->work);
 		return r;
 	}
-	return rm_tables_copy(&space->tables, &rm->work, &rm->opts);
+	rm_tables_copy(&space->tables, &rm->work, &rm->opts);
+	return 0;
 }
 
 void rm_count_errno(Rm *rm, int r)
